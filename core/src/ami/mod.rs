@@ -1,0 +1,22 @@
+//! The Asterisk Manager Interface: wire codec, typed views, and the client link.
+//!
+//! Kept in layers, as in mini-redis: [`decoder`]/[`encoder`] turn bytes into
+//! [`Message`]s and back without any IO; [`action`], [`event`] and [`response`] give
+//! typed views over messages; [`client`] is the tokio task that owns the socket.
+
+pub mod action;
+pub mod decoder;
+pub mod encoder;
+pub mod event;
+pub mod message;
+pub mod response;
+
+mod auth;
+pub mod backoff;
+
+pub use action::Action;
+pub use decoder::{Banner, DecodeError, Decoder, Frame, Limits};
+pub use encoder::{EncodeError, MessageBuilder};
+pub use event::AmiEvent;
+pub use message::{Message, MessageKind};
+pub use response::{ListResponse, Response};
