@@ -62,7 +62,12 @@ pub struct AmiConfig {
 
 impl AmiConfig {
     /// Defaults for `host:port` with the given login.
-    pub fn new(host: impl Into<String>, port: u16, username: impl Into<String>, secret: impl Into<Secret>) -> Self {
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        username: impl Into<String>,
+        secret: impl Into<Secret>,
+    ) -> Self {
         Self {
             host: host.into(),
             port,
@@ -128,7 +133,8 @@ impl AmiConfig {
                 "tls_ca" => cfg.tls.get_or_insert_with(TlsConfig::default).ca_file = Some(v.into()),
                 "tls_name" => cfg.tls.get_or_insert_with(TlsConfig::default).server_name = Some(v),
                 "tls_insecure" => {
-                    cfg.tls.get_or_insert_with(TlsConfig::default).insecure_skip_verify = v == "1" || v == "true"
+                    cfg.tls.get_or_insert_with(TlsConfig::default).insecure_skip_verify =
+                        v == "1" || v == "true"
                 }
                 _ => return Err(Error::InvalidUrl(format!("unknown parameter {k:?}"))),
             }

@@ -409,13 +409,13 @@ impl Decoder {
     fn finish(&mut self, buf: &mut BytesMut, consume: usize, body: Option<(usize, usize)>) -> Frame {
         let frame = buf.split_to(consume).freeze();
         self.consumed += consume as u64;
-        let cap = self.fields.len().max(8);
-        let fields = std::mem::replace(&mut self.fields, Vec::with_capacity(cap));
         let body = body.map(|(s, e)| (s as u32, e as u32));
+        let message = Message::from_parts(frame, &self.fields, body);
+        self.fields.clear();
         self.opened = Opened::None;
         self.follows = Follows::No;
         self.scan = 0;
-        Frame::Message(Message::from_parts(frame, fields, body))
+        Frame::Message(message)
     }
 
     /// The line starting at `at`, if complete.
@@ -435,18 +435,15 @@ impl Decoder {
             return opened != Opened::None;
         }
         if key.eq_ignore_ascii_case(b"Response") {
-            return match opened {
-                Opened::None => false,
-                Opened::Event { originate_response: true, has_response: false, .. } => false,
-                Opened::Event { user_event: true, .. } => false,
-                _ => true,
-            };
+            return !matches!(
+                opened,
+                Opened::None
+                    | Opened::Event { originate_response: true, has_response: false, .. }
+                    | Opened::Event { user_event: true, .. }
+            );
         }
         if key.eq_ignore_ascii_case(b"Action") {
-            return match opened {
-                Opened::None | Opened::Event { user_event: true, .. } => false,
-                _ => true,
-            };
+            return !matches!(opened, Opened::None | Opened::Event { user_event: true, .. });
         }
         false
     }
@@ -644,21 +641,26 @@ mod tests {
 
     #[test]
     fn originate_response_keeps_its_response_field() {
-        let ms = messages(b"Event: OriginateResponse\r\nActionID: 1\r\nResponse: Success\r\nReason: 4\r\n\r\n");
+        let ms =
+            messages(b"Event: OriginateResponse\r\nActionID: 1\r\nResponse: Success\r\nReason: 4\r\n\r\n");
         assert_eq!(ms.len(), 1);
         assert_eq!(ms[0].response(), Some("Success"));
     }
 
     #[test]
     fn list_complete_followed_by_response_without_blank_line() {
-        let ms = messages(b"Event: QueueStatusComplete\r\nEventList: Complete\r\nResponse: Success\r\nActionID: 2\r\n\r\n");
+        let ms = messages(
+            b"Event: QueueStatusComplete\r\nEventList: Complete\r\nResponse: Success\r\nActionID: 2\r\n\r\n",
+        );
         assert_eq!(ms.len(), 2);
         assert_eq!(ms[1].action_id(), Some("2"));
     }
 
     #[test]
     fn user_event_may_carry_action_header() {
-        let ms = messages(b"Event: UserEvent\r\nUserEvent: AgentLogin\r\nAction: UserEvent\r\nActionID: 2\r\n\r\n");
+        let ms = messages(
+            b"Event: UserEvent\r\nUserEvent: AgentLogin\r\nAction: UserEvent\r\nActionID: 2\r\n\r\n",
+        );
         assert_eq!(ms.len(), 1);
     }
 
@@ -675,7 +677,9 @@ mod tests {
 
     #[test]
     fn command_output_after_separate_header_block() {
-        let ms = messages(b"Response: Follows\r\nPrivilege: Command\r\n\r\nline one\nline two\r\n--END COMMAND--\r\n\r\n");
+        let ms = messages(
+            b"Response: Follows\r\nPrivilege: Command\r\n\r\nline one\nline two\r\n--END COMMAND--\r\n\r\n",
+        );
         assert_eq!(ms.len(), 1);
         let body = String::from_utf8_lossy(ms[0].body().unwrap_or_default()).into_owned();
         assert_eq!(body, "line one\nline two");
@@ -683,7 +687,9 @@ mod tests {
 
     #[test]
     fn asterisk14_output_lines() {
-        let m = &messages(b"Response: Success\r\nMessage: Command output follows\r\nOutput: a\r\nOutput:   b\r\n\r\n")[0];
+        let m = &messages(
+            b"Response: Success\r\nMessage: Command output follows\r\nOutput: a\r\nOutput:   b\r\n\r\n",
+        )[0];
         assert_eq!(m.output_lines(), vec!["a", "  b"]);
     }
 
@@ -778,7 +784,8 @@ mod tests {
 
     #[test]
     fn folded_values_and_indented_keys_from_the_2007_trace() {
-        let ms = messages(b"Event: Hangup \r\nCause-txt: Normal \r\nClearing \r\n Privilege: call,all \r\n\r\n");
+        let ms =
+            messages(b"Event: Hangup \r\nCause-txt: Normal \r\nClearing \r\n Privilege: call,all \r\n\r\n");
         assert_eq!(ms.len(), 1);
         assert_eq!(ms[0].get("Cause-txt"), Some("Normal \r\nClearing"));
         assert_eq!(ms[0].get("Privilege"), Some("call,all"));
@@ -787,7 +794,8 @@ mod tests {
     #[test]
     fn junk_before_a_message_start_is_skipped_and_counted() {
         let mut d = Decoder::default();
-        let mut buf = BytesMut::from(&b"[218 bytes missing in capture file]Event: Newexten\r\nX: 1\r\n\r\n"[..]);
+        let mut buf =
+            BytesMut::from(&b"[218 bytes missing in capture file]Event: Newexten\r\nX: 1\r\n\r\n"[..]);
         match d.decode(&mut buf) {
             Ok(Some(Frame::Message(m))) => assert_eq!(m.event(), Some("Newexten")),
             other => panic!("{other:?}"),

@@ -558,7 +558,9 @@ mod tests {
     #[test]
     fn hangup_cause_and_unknown_events() {
         let m = Message::from_pairs([("Event", "Hangup"), ("Cause", "17"), ("Cause-txt", "User busy")]);
-        assert!(matches!(AmiEvent::parse(&m), AmiEvent::Hangup(h) if h.cause() == Some(17) && h.cause_text() == Some("User busy")));
+        assert!(
+            matches!(AmiEvent::parse(&m), AmiEvent::Hangup(h) if h.cause() == Some(17) && h.cause_text() == Some("User busy"))
+        );
         let m = Message::from_pairs([("Event", "RTCPSent")]);
         assert!(matches!(AmiEvent::parse(&m), AmiEvent::Other(_)));
     }
@@ -570,7 +572,17 @@ mod tests {
             assert_eq!(s.code(), code);
             assert_eq!(ChannelState::from_desc(s.desc()), s);
         }
-        for s in ["NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING", "RINGINUSE", "ONHOLD", "UNKNOWN"] {
+        for s in [
+            "NOT_INUSE",
+            "INUSE",
+            "BUSY",
+            "INVALID",
+            "UNAVAILABLE",
+            "RINGING",
+            "RINGINUSE",
+            "ONHOLD",
+            "UNKNOWN",
+        ] {
             assert_eq!(DeviceStateCode::parse(s).as_str(), s);
         }
     }

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -37,19 +38,20 @@ pub enum MessageKind {
 /// Keys whose values are secrets: [`Message`]'s `Debug` output hides them.
 pub(crate) const SECRET_KEYS: &[&str] = &["Secret", "Key"];
 
-/// One decoded AMI message. Cheap to clone (one reference count).
+/// One decoded AMI message. Cheap to clone (two reference counts), so that one
+/// event can be handed to many subscribers.
 #[derive(Clone)]
 pub struct Message {
     frame: Bytes,
-    fields: Vec<FieldSpan>,
+    fields: Arc<[FieldSpan]>,
     /// Free-text output of an old-style `Response: Follows` command, without the
     /// `--END COMMAND--` marker.
     body: Option<(u32, u32)>,
 }
 
 impl Message {
-    pub(crate) fn from_parts(frame: Bytes, fields: Vec<FieldSpan>, body: Option<(u32, u32)>) -> Self {
-        Self { frame, fields, body }
+    pub(crate) fn from_parts(frame: Bytes, fields: &[FieldSpan], body: Option<(u32, u32)>) -> Self {
+        Self { frame, fields: Arc::from(fields), body }
     }
 
     /// Builds a message from owned pairs (tests, the simulator, typed views that
@@ -70,7 +72,7 @@ impl Message {
             fields.push(FieldSpan { key_start, key_end, value_start, value_end });
         }
         frame.extend_from_slice(b"\r\n");
-        Self { frame: Bytes::from(frame), fields, body: None }
+        Self { frame: Bytes::from(frame), fields: Arc::from(fields), body: None }
     }
 
     fn key_bytes(&self, f: &FieldSpan) -> &[u8] {
@@ -106,8 +108,7 @@ impl Message {
 
     /// The first value of `key` as a zero-copy slice of the frame.
     pub fn get_slice(&self, key: &str) -> Option<Bytes> {
-        self.find(key)
-            .map(|f| self.frame.slice(f.value_start as usize..f.value_end as usize))
+        self.find(key).map(|f| self.frame.slice(f.value_start as usize..f.value_end as usize))
     }
 
     /// Whether `key` is present (case-insensitive).
@@ -127,10 +128,7 @@ impl Message {
     /// All fields in wire order, keys as sent (their case preserved).
     pub fn fields(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
         self.fields.iter().map(move |f| {
-            (
-                String::from_utf8_lossy(self.key_bytes(f)),
-                String::from_utf8_lossy(self.value_bytes(f)),
-            )
+            (String::from_utf8_lossy(self.key_bytes(f)), String::from_utf8_lossy(self.value_bytes(f)))
         })
     }
 
@@ -156,7 +154,7 @@ impl Message {
 
     /// Event, response or action, from the first of those keys.
     pub fn kind(&self) -> MessageKind {
-        for f in &self.fields {
+        for f in self.fields.iter() {
             let k = self.key_bytes(f);
             if k.eq_ignore_ascii_case(b"Event") {
                 return MessageKind::Event;

@@ -5,6 +5,8 @@
 //! typed views over messages; [`client`] is the tokio task that owns the socket.
 
 pub mod action;
+pub mod client;
+pub mod config;
 pub mod decoder;
 pub mod encoder;
 pub mod event;
@@ -13,8 +15,12 @@ pub mod response;
 
 mod auth;
 pub mod backoff;
+mod connection;
 
 pub use action::Action;
+pub use backoff::ReconnectPolicy;
+pub use client::{AmiClient, LinkEvent, LinkState, Subscription};
+pub use config::{AmiConfig, AuthMethod, TlsConfig};
 pub use decoder::{Banner, DecodeError, Decoder, Frame, Limits};
 pub use encoder::{EncodeError, MessageBuilder};
 pub use event::AmiEvent;
