@@ -1,1 +1,58 @@
-fn main() {}
+//! `ctilink`: the command-line face of the SDK.
+
+mod demo;
+mod monitor;
+mod parse;
+mod sim_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// CTI for PBXs: click-to-dial, call monitoring and control over the Asterisk
+/// Manager Interface. URLs look like ami://user:secret@host:5038 (amis:// for TLS).
+#[derive(Parser, Debug)]
+#[command(name = "ctilink", version, about, long_about = None)]
+struct Cli {
+    /// Log filter for diagnostics on stderr (e.g. info, debug, ctilink=trace).
+    #[arg(long, global = true, env = "CTILINK_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand, Debug)]
+enum Commands {
+    /// Run a demo with no PBX: an embedded simulator with calls, monitored live.
+    Demo(demo::DemoArgs),
+    /// Connect to a PBX and print its events as they arrive.
+    Monitor(monitor::MonitorArgs),
+    /// Decode AMI capture files and count what they hold (non-zero exit on any error).
+    Parse(parse::ParseArgs),
+    /// Run the PBX simulator (speaks AMI like Asterisk 20).
+    Sim(sim_cmd::SimArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Commands::Parse(args) => parse::run(&args),
+        Commands::Monitor(args) => runtime().block_on(monitor::run(args)),
+        Commands::Sim(args) => runtime().block_on(sim_cmd::run(args)),
+        Commands::Demo(args) => runtime().block_on(demo::run(args)),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -10,11 +10,7 @@ pub fn vectors_dir() -> PathBuf {
         Some(d) => PathBuf::from(d),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
     };
-    assert!(
-        dir.join("ami").is_dir(),
-        "test vectors not found at {} (set CTILINK_VECTORS)",
-        dir.display()
-    );
+    assert!(dir.join("ami").is_dir(), "test vectors not found at {} (set CTILINK_VECTORS)", dir.display());
     dir
 }
 

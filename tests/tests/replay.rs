@@ -111,7 +111,10 @@ fn every_event_line_starts_its_own_message() {
         // Lines that begin with "Event:", or carry it after a capture-gap marker.
         let lines = data
             .split(|&b| b == b'\n')
-            .filter(|l| (l.len() > 6 && l[..6].eq_ignore_ascii_case(b"Event:")) || (l.starts_with(b"[") && l.windows(8).any(|w| w == b"]Event: ")))
+            .filter(|l| {
+                (l.len() > 6 && l[..6].eq_ignore_ascii_case(b"Event:"))
+                    || (l.starts_with(b"[") && l.windows(8).any(|w| w == b"]Event: "))
+            })
             .count();
         assert_eq!(decoded, lines, "{name}");
     }
@@ -119,7 +122,8 @@ fn every_event_line_starts_its_own_message() {
 
 #[test]
 fn asterisk20_banner_and_login() {
-    let (_, data) = all_captures().into_iter().find(|(n, _)| n == "originate_sip.ami").expect("capture present");
+    let (_, data) =
+        all_captures().into_iter().find(|(n, _)| n == "originate_sip.ami").expect("capture present");
     let (frames, _) = decode_chunks(&[&data]);
     match &frames[0] {
         Frame::Banner(b) => assert_eq!(b.version(), Some("9.0.0")),
@@ -174,4 +178,3 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 }
-

@@ -1,0 +1,127 @@
+//! `ctilink sim`: the PBX simulator as a server.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ctilink_sim::{SimConfig, SimTls, Simulator};
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SimArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:5038")]
+    listen: SocketAddr,
+    /// Extensions as a range (100-149) or a list (100,101,200).
+    #[arg(long, default_value = "100-149")]
+    extensions: String,
+    /// AMI user name clients log in with.
+    #[arg(long, default_value = "admin")]
+    user: String,
+    /// AMI secret clients log in with.
+    #[arg(long, default_value = "secret")]
+    secret: String,
+    /// Channel technology of the phones (PJSIP or SIP).
+    #[arg(long, default_value = "PJSIP")]
+    technology: String,
+    /// Milliseconds an originated call rings the first phone before it answers.
+    #[arg(long, default_value_t = 1000)]
+    ring_delay_ms: u64,
+    /// Milliseconds a called phone rings before it answers.
+    #[arg(long, default_value_t = 2000)]
+    answer_delay_ms: u64,
+    /// Serve AMI over TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+}
+
+/// `100-149` or `100,101,200` (ranges and single numbers may be mixed).
+pub(crate) fn parse_extensions(spec: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let a: u32 = a.trim().parse().map_err(|_| format!("bad range start in {part:?}"))?;
+                let b: u32 = b.trim().parse().map_err(|_| format!("bad range end in {part:?}"))?;
+                if b < a || b - a >= 100_000 {
+                    return Err(format!("bad range {part:?}"));
+                }
+                out.extend(SimConfig::extension_range(a, b));
+            }
+            None if part.chars().all(|c| c.is_ascii_alphanumeric()) => out.push(part.to_owned()),
+            None => return Err(format!("bad extension {part:?}")),
+        }
+    }
+    if out.is_empty() {
+        return Err("no extensions".into());
+    }
+    Ok(out)
+}
+
+pub(crate) async fn run(args: SimArgs) -> ExitCode {
+    let extensions = match parse_extensions(&args.extensions) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ctilink sim: --extensions: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => match (std::fs::read_to_string(c), std::fs::read_to_string(k)) {
+            (Ok(cert_pem), Ok(key_pem)) => Some(SimTls { cert_pem, key_pem }),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("ctilink sim: cannot read TLS files: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let cfg = SimConfig {
+        extensions,
+        username: args.user.clone(),
+        secret: args.secret.clone(),
+        technology: args.technology.clone(),
+        ring_delay: Duration::from_millis(args.ring_delay_ms),
+        answer_delay: Duration::from_millis(args.answer_delay_ms),
+        tls,
+        ..SimConfig::default()
+    };
+    let n = cfg.extensions.len();
+    let sim = match Simulator::start(cfg, args.listen).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ctilink sim: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let scheme = if args.tls_cert.is_some() { "amis" } else { "ami" };
+    println!(
+        "ctilink sim: {n} extensions, AMI on {} ({scheme}://{}:***@{})",
+        sim.addr(),
+        args.user,
+        sim.addr()
+    );
+    println!("ctilink sim: press Ctrl-C to stop");
+    let _ = tokio::signal::ctrl_c().await;
+    sim.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_specs() {
+        assert_eq!(parse_extensions("100-102").ok(), Some(vec!["100".into(), "101".into(), "102".into()]));
+        assert_eq!(
+            parse_extensions("100, 200-201").ok(),
+            Some(vec!["100".into(), "200".into(), "201".into()])
+        );
+        assert!(parse_extensions("102-100").is_err());
+        assert!(parse_extensions("1 00").is_err());
+        assert!(parse_extensions("").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test of every language, as a new user or CI runs it: `make test`.
+# Needs only what .ci/run installs; reads the shared vectors from $CTILINK_VECTORS
+# (default ../shared/vectors next to the repository).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CTILINK_VECTORS="${CTILINK_VECTORS:-$(cd .. && pwd)/shared/vectors}"
+if [ ! -d "$CTILINK_VECTORS/ami/real" ]; then
+  echo "test vectors not found at $CTILINK_VECTORS (set CTILINK_VECTORS)" >&2
+  exit 1
+fi
+echo "== vectors: $CTILINK_VECTORS"
+
+echo "== format"
+cargo fmt --all -- --check
+
+echo "== clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== rust tests"
+cargo test --workspace
+
+echo "== ctilink parse on every real capture (must report zero errors)"
+cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/*.ami "$CTILINK_VECTORS"/ami/asterisk20/*.ami > /dev/null
+
+echo "== benchmarks compile and run once"
+cargo bench -p ctilink --bench decode -- --test
+
+echo "== all tests passed"

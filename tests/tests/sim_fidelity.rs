@@ -1,0 +1,814 @@
+//! The simulator against real Asterisk 20: the same events, fields and order.
+//!
+//! Each test starts a simulator on 127.0.0.1:0 with short delays and talks to
+//! it over a raw TCP socket through the core decoder, as a PBX client would.
+//! Sequences are compared with the captures in `$CTILINK_VECTORS/ami/asterisk20/`
+//! per channel (Asterisk interleaves channels freely), and field lists are
+//! compared event by event.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ctilink::ami::{DecodeError, Decoder, Frame, Limits, Message, MessageBuilder};
+use ctilink_sim::{SimConfig, SimError, SimHandle, Simulator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// The channel events the simulator emits; everything else in the captures
+/// (VarSet, Cdr, security and system events) is left out of comparisons.
+const CALL_EVENTS: &[&str] = &[
+    "Newchannel",
+    "Newstate",
+    "NewCallerid",
+    "NewConnectedLine",
+    "Newexten",
+    "DialBegin",
+    "DialState",
+    "DialEnd",
+    "BridgeCreate",
+    "BridgeEnter",
+    "BridgeLeave",
+    "BridgeDestroy",
+    "HangupRequest",
+    "SoftHangupRequest",
+    "Hangup",
+    "DeviceStateChange",
+    "ExtensionStatus",
+    "OriginateResponse",
+];
+
+fn config() -> SimConfig {
+    SimConfig {
+        extensions: SimConfig::extension_range(100, 109),
+        ring_delay: Duration::from_millis(80),
+        answer_delay: Duration::from_millis(120),
+        ..SimConfig::default()
+    }
+}
+
+async fn start(cfg: SimConfig) -> SimHandle {
+    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+    match Simulator::start(cfg, addr).await {
+        Ok(sim) => sim,
+        Err(e) => panic!("simulator did not start: {e}"),
+    }
+}
+
+/// What reading the socket gave.
+#[derive(Debug)]
+enum Got {
+    Msg(Message),
+    Error(DecodeError),
+    Eof,
+    Timeout,
+}
+
+/// A bare AMI client: a socket and the core decoder, nothing else.
+struct Raw {
+    stream: TcpStream,
+    buf: BytesMut,
+    dec: Decoder,
+    banner: Option<String>,
+}
+
+impl Raw {
+    async fn connect(sim: &SimHandle) -> Raw {
+        Self::connect_with(sim, Limits::default()).await
+    }
+
+    async fn connect_with(sim: &SimHandle, limits: Limits) -> Raw {
+        let stream = match TcpStream::connect(sim.addr()).await {
+            Ok(s) => s,
+            Err(e) => panic!("connect: {e}"),
+        };
+        let mut raw = Raw { stream, buf: BytesMut::new(), dec: Decoder::new(limits), banner: None };
+        // The banner comes first.
+        match raw.next_within(WAIT).await {
+            Got::Timeout if raw.banner.is_some() => {}
+            other => panic!("expected only a banner, got {other:?}"),
+        }
+        raw
+    }
+
+    async fn send(&mut self, pairs: &[(&str, &str)]) {
+        let mut m = MessageBuilder::new();
+        for (k, v) in pairs {
+            m.push(*k, *v);
+        }
+        let mut out = BytesMut::new();
+        if let Err(e) = m.encode(&mut out) {
+            panic!("encode: {e}");
+        }
+        if let Err(e) = self.stream.write_all(&out).await {
+            panic!("write: {e}");
+        }
+    }
+
+    /// The next message, decode error, EOF, or `Timeout` after `d` (a banner
+    /// is recorded and reading goes on; `Timeout` is returned right after it
+    /// if nothing else is buffered).
+    async fn next_within(&mut self, d: Duration) -> Got {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            match self.dec.decode(&mut self.buf) {
+                Ok(Some(Frame::Message(m))) => return Got::Msg(m),
+                Ok(Some(Frame::Banner(b))) => {
+                    self.banner = Some(b.line().to_owned());
+                    if self.buf.is_empty() {
+                        return Got::Timeout;
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => return Got::Error(e),
+            }
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Err(_) => return Got::Timeout,
+                Ok(Ok(0)) | Ok(Err(_)) => return Got::Eof,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Message {
+        match self.next_within(WAIT).await {
+            Got::Msg(m) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// Reads until the response with this ActionID; events seen meanwhile are kept.
+    async fn response(&mut self, id: &str, seen: &mut Vec<Message>) -> Message {
+        loop {
+            let m = self.next().await;
+            if m.response().is_some() && m.action_id() == Some(id) {
+                return m;
+            }
+            seen.push(m);
+        }
+    }
+
+    /// Reads until `done` holds for the messages read so far.
+    async fn until(&mut self, seen: &mut Vec<Message>, done: impl Fn(&[Message]) -> bool) {
+        while !done(seen) {
+            let m = self.next().await;
+            seen.push(m);
+        }
+    }
+
+    /// Reads until nothing has come for `quiet`.
+    async fn drain(&mut self, seen: &mut Vec<Message>, quiet: Duration) {
+        loop {
+            match self.next_within(quiet).await {
+                Got::Msg(m) => seen.push(m),
+                Got::Timeout => return,
+                other => panic!("while draining: {other:?}"),
+            }
+        }
+    }
+
+    async fn login(&mut self, user: &str, secret: &str, events: &str) -> Message {
+        self.send(&[
+            ("Action", "Login"),
+            ("ActionID", "login-1"),
+            ("Username", user),
+            ("Secret", secret),
+            ("Events", events),
+        ])
+        .await;
+        self.response("login-1", &mut Vec::new()).await
+    }
+
+    /// Logs in with the defaults and reads past the login's own events.
+    async fn logged_in(sim: &SimHandle) -> Raw {
+        let mut raw = Raw::connect(sim).await;
+        let r = raw.login("admin", "secret", "on").await;
+        assert_eq!(r.get("Message"), Some("Authentication accepted"));
+        raw.drain(&mut Vec::new(), Duration::from_millis(100)).await;
+        raw
+    }
+
+    async fn expect_eof(&mut self) {
+        loop {
+            match self.next_within(WAIT).await {
+                Got::Eof => return,
+                Got::Msg(_) | Got::Error(_) => continue,
+                Got::Timeout => panic!("socket not closed"),
+            }
+        }
+    }
+}
+
+fn events_of(all: &[Message]) -> Vec<Message> {
+    all.iter()
+        .filter(|m| m.event().is_some_and(|e| CALL_EVENTS.contains(&e)))
+        .filter(|m| m.action_id().is_none() || m.is_event("OriginateResponse"))
+        .cloned()
+        .collect()
+}
+
+/// Every message of a capture file.
+fn capture(name: &str) -> Vec<Message> {
+    let path = ctilink_tests::vectors_dir().join("ami/asterisk20").join(name);
+    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut buf = BytesMut::from(&data[..]);
+    let mut dec = Decoder::default();
+    let mut out = Vec::new();
+    loop {
+        match dec.decode_eof(&mut buf) {
+            Ok(Some(Frame::Message(m))) => out.push(m),
+            Ok(Some(Frame::Banner(_))) => {}
+            Ok(None) => break,
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    out
+}
+
+/// The phone a message is about: `SIP/101-00000000` and `PJSIP/101-0000000a` are
+/// both `101`; device and hint events name it too; bridges form their own group.
+fn party(m: &Message) -> String {
+    let ext_of = |chan: &str| {
+        let after = chan.split_once('/').map_or(chan, |(_, r)| r);
+        after.rsplit_once('-').map_or(after, |(l, _)| l).to_owned()
+    };
+    if let Some(c) = m.get("Channel") {
+        return ext_of(c);
+    }
+    if let Some(c) = m.get("DestChannel") {
+        return ext_of(c);
+    }
+    if let Some(d) = m.get("Device") {
+        return ext_of(d);
+    }
+    if let Some(e) = m.get("Exten") {
+        return e.to_owned();
+    }
+    "bridge".into()
+}
+
+/// An event and the values that matter for call tracking.
+fn label(m: &Message) -> String {
+    let name = m.event().unwrap_or_default();
+    let key = match name {
+        "Newstate" => "ChannelStateDesc",
+        "DialBegin" => "DialString",
+        "DialState" | "DialEnd" => "DialStatus",
+        "Hangup" | "HangupRequest" | "SoftHangupRequest" => "Cause",
+        "DeviceStateChange" => "State",
+        "ExtensionStatus" => "StatusText",
+        "BridgeEnter" | "BridgeLeave" => "BridgeNumChannels",
+        "OriginateResponse" => "Reason",
+        "Newexten" => "Application",
+        _ => return name.to_owned(),
+    };
+    format!("{name}({})", m.get(key).unwrap_or("-"))
+}
+
+fn per_party(events: &[Message]) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in events {
+        map.entry(party(m)).or_default().push(label(m));
+    }
+    map
+}
+
+/// Field names in order, per event name (and whether a calling channel is
+/// present, since an Originate's own DialBegin has only `Dest` fields).
+fn shapes(events: &[Message]) -> HashMap<(String, bool), Vec<String>> {
+    let mut map = HashMap::new();
+    for m in events {
+        let keys: Vec<String> = m.fields().map(|(k, _)| k.into_owned()).collect();
+        let key = (m.event().unwrap_or_default().to_owned(), m.contains("Channel"));
+        map.entry(key).or_insert(keys);
+    }
+    map
+}
+
+fn assert_same_shapes(sim: &[Message], real: &[Message]) {
+    let (sim, real) = (shapes(sim), shapes(real));
+    for (key, keys) in &sim {
+        match real.get(key) {
+            Some(real_keys) => assert_eq!(keys, real_keys, "fields of {key:?}"),
+            None => panic!("{key:?} emitted by the simulator but not in the capture"),
+        }
+    }
+    for key in real.keys() {
+        assert!(sim.contains_key(key), "{key:?} in the capture but not emitted by the simulator");
+    }
+}
+
+fn assert_same_sequences(sim: &[Message], real: &[Message]) {
+    assert!(real.len() >= 10, "capture too short: {}", real.len());
+    let (s, r) = (per_party(sim), per_party(real));
+    assert_eq!(s.keys().collect::<Vec<_>>(), r.keys().collect::<Vec<_>>(), "parties");
+    for (party, seq) in &s {
+        assert_eq!(seq, &r[party], "event sequence of {party}");
+    }
+}
+
+fn count(seen: &[Message], event: &str) -> usize {
+    seen.iter().filter(|m| m.is_event(event)).count()
+}
+
+#[tokio::test]
+async fn phone_call_matches_asterisk20_sip_call() {
+    let sim = start(config()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let mut seen = Vec::new();
+    sim.place_call("101", "100").map_err(|e| e.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    assert_eq!(sim.active_channels(), 2);
+    sim.hangup_all();
+    c.until(&mut seen, |s| count(s, "Hangup") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(200)).await;
+    assert_eq!(sim.active_channels(), 0);
+
+    let sim_events = events_of(&seen);
+    let real_events = events_of(&capture("sip_call.ami"));
+    assert_same_sequences(&sim_events, &real_events);
+    assert_same_shapes(&sim_events, &real_events);
+    // The simulator reproduces the capture's global order too.
+    let labels = |v: &[Message]| v.iter().map(|m| format!("{} {}", party(m), label(m))).collect::<Vec<_>>();
+    assert_eq!(labels(&sim_events), labels(&real_events));
+
+    // Key values a call tracker relies on.
+    let states: Vec<_> = sim_events
+        .iter()
+        .filter(|m| m.is_event("Newstate"))
+        .map(|m| m.get("ChannelState").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(states, ["4", "5", "6", "6"]);
+    let hangups: Vec<_> = sim_events.iter().filter(|m| m.is_event("Hangup")).collect();
+    assert!(hangups
+        .iter()
+        .all(|m| m.get("Cause") == Some("16") && m.get("Cause-txt") == Some("Normal Clearing")));
+    let first = sim_events.iter().find(|m| m.is_event("Newchannel")).cloned();
+    let linked = first.as_ref().and_then(|m| m.get("Uniqueid")).unwrap_or_default().to_owned();
+    assert!(sim_events
+        .iter()
+        .filter(|m| m.contains("Linkedid"))
+        .all(|m| m.get("Linkedid") == Some(linked.as_str())));
+    let chan = first.as_ref().and_then(|m| m.get("Channel")).unwrap_or_default();
+    assert!(chan.starts_with("PJSIP/101-") && chan.len() == "PJSIP/101-".len() + 8, "{chan}");
+    let (secs, seq) = linked.split_once('.').unwrap_or_default();
+    assert!(secs.len() == 10 && secs.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok(), "{linked}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn originate_matches_asterisk20_originate_sip() {
+    let sim = start(config()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let mut seen = Vec::new();
+    c.send(&[
+        ("Action", "Originate"),
+        ("ActionID", "originate_sip-2"),
+        ("Channel", "PJSIP/101"),
+        ("Context", "internal"),
+        ("Exten", "100"),
+        ("Priority", "1"),
+        ("CallerID", "\"Click2Dial\" <101>"),
+        ("Timeout", "20000"),
+        ("Async", "true"),
+        ("Variable", "CTI_TAG=click2dial"),
+    ])
+    .await;
+    let r = c.response("originate_sip-2", &mut seen).await;
+    assert_eq!(r.response(), Some("Success"));
+    assert_eq!(r.get("Message"), Some("Originate successfully queued"));
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    let chan = seen
+        .iter()
+        .find(|m| m.is_event("Newchannel"))
+        .and_then(|m| m.get("Channel"))
+        .unwrap_or_default()
+        .to_owned();
+    c.send(&[("Action", "Hangup"), ("ActionID", "originate_sip-3"), ("Channel", &chan), ("Cause", "16")])
+        .await;
+    let r = c.response("originate_sip-3", &mut seen).await;
+    assert_eq!((r.response(), r.get("Message")), (Some("Success"), Some("Channel Hungup")));
+    c.until(&mut seen, |s| count(s, "Hangup") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(200)).await;
+
+    let sim_events = events_of(&seen);
+    let real_events = events_of(&capture("originate_sip.ami"));
+    assert_same_sequences(&sim_events, &real_events);
+    assert_same_shapes(&sim_events, &real_events);
+    let labels = |v: &[Message]| v.iter().map(|m| format!("{} {}", party(m), label(m))).collect::<Vec<_>>();
+    assert_eq!(labels(&sim_events), labels(&real_events));
+
+    let or = sim_events.iter().find(|m| m.is_event("OriginateResponse")).cloned();
+    let or = or.unwrap_or_else(|| panic!("no OriginateResponse"));
+    assert_eq!(or.get("ActionID"), Some("originate_sip-2"));
+    assert_eq!(or.get("Response"), Some("Success"));
+    assert_eq!(or.get("Reason"), Some("4"));
+    assert_eq!(or.get("Channel"), Some(chan.as_str()));
+    assert_eq!((or.get("CallerIDNum"), or.get("CallerIDName")), (Some("101"), Some("Click2Dial")));
+    let dial_end: Vec<_> =
+        sim_events.iter().filter(|m| m.is_event("DialEnd")).filter_map(|m| m.get("DialStatus")).collect();
+    assert_eq!(dial_end, ["ANSWER", "ANSWER"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn busy_phone_matches_asterisk20_busy_phone() {
+    let sim = start(config()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let mut seen = Vec::new();
+    // Phone 100 is in a call with 102 first.
+    sim.place_call("102", "100").unwrap_or_else(|e| panic!("{e}"));
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    seen.clear();
+    sim.place_call("101", "100").unwrap_or_else(|e| panic!("{e}"));
+    c.until(&mut seen, |s| count(s, "Hangup") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(100)).await;
+    assert_eq!(sim.active_channels(), 2, "the first call goes on");
+
+    // Only the channels of the busy call: phone 100's state reflects its other call.
+    let channel_events = |v: Vec<Message>| -> Vec<Message> {
+        v.into_iter().filter(|m| m.contains("Channel") || m.contains("DestChannel")).collect()
+    };
+    let sim_events = channel_events(events_of(&seen));
+    let real_events = channel_events(events_of(&capture("busy_phone.ami")));
+    assert_same_sequences(&sim_events, &real_events);
+    let dial_end = sim_events.iter().find(|m| m.is_event("DialEnd"));
+    assert_eq!(dial_end.and_then(|m| m.get("DialStatus")), Some("BUSY"));
+    let causes: Vec<_> =
+        sim_events.iter().filter(|m| m.is_event("Hangup")).filter_map(|m| m.get("Cause")).collect();
+    assert_eq!(causes, ["17", "17"]);
+    sim.shutdown().await;
+}
+
+async fn list(c: &mut Raw, action: &str, id: &str, complete: &str) -> Vec<Message> {
+    c.send(&[("Action", action), ("ActionID", id)]).await;
+    let r = c.response(id, &mut Vec::new()).await;
+    assert_eq!((r.response(), r.get("EventList")), (Some("Success"), Some("start")), "{action}");
+    let mut items = Vec::new();
+    loop {
+        let m = c.next().await;
+        if m.action_id() != Some(id) {
+            continue; // an unsolicited event interleaved
+        }
+        if m.is_event(complete) {
+            assert_eq!(m.get("EventList"), Some("Complete"));
+            assert_eq!(m.get("ListItems"), Some(items.len().to_string().as_str()), "{action}");
+            return items;
+        }
+        items.push(m);
+    }
+}
+
+#[tokio::test]
+async fn list_actions_have_asterisk20_form() {
+    let sim = start(config()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let items = list(&mut c, "CoreShowChannels", "l-1", "CoreShowChannelsComplete").await;
+    assert!(items.is_empty());
+    sim.place_call("101", "100").unwrap_or_else(|e| panic!("{e}"));
+    c.until(&mut Vec::new(), |s| count(s, "BridgeEnter") == 2).await;
+
+    let ext = list(&mut c, "ExtensionStateList", "l-2", "ExtensionStateListComplete").await;
+    assert_eq!(ext.len(), 10);
+    let status: HashMap<_, _> = ext
+        .iter()
+        .map(|m| (m.get("Exten").unwrap_or_default(), m.get("StatusText").unwrap_or_default()))
+        .collect();
+    assert_eq!((status["100"], status["101"], status["102"]), ("InUse", "InUse", "Idle"));
+    assert_eq!(ext[0].get("Hint"), Some("PJSIP/100"));
+
+    let dev = list(&mut c, "DeviceStateList", "l-3", "DeviceStateListComplete").await;
+    assert_eq!(dev.len(), 10);
+    assert!(dev.iter().any(|m| m.get("Device") == Some("PJSIP/101") && m.get("State") == Some("INUSE")));
+
+    let chans = list(&mut c, "CoreShowChannels", "l-4", "CoreShowChannelsComplete").await;
+    assert_eq!(chans.len(), 2);
+    assert_eq!(chans[0].get("BridgeId"), chans[1].get("BridgeId"));
+    assert_eq!(chans[0].get("Application"), Some("Dial"));
+    assert_eq!(chans[1].get("Application"), Some("AppDial"));
+
+    // Field order of list items as in state_lists*.ami.
+    let real = capture("state_lists_incall.ami");
+    for name in ["ExtensionStatus", "DeviceStateChange", "CoreShowChannel"] {
+        let real_item = real.iter().find(|m| m.is_event(name) && m.action_id().is_some());
+        let sim_item = ext.iter().chain(&dev).chain(&chans).find(|m| m.is_event(name));
+        let keys =
+            |m: Option<&Message>| m.map(|m| m.fields().map(|(k, _)| k.into_owned()).collect::<Vec<_>>());
+        assert_eq!(keys(sim_item), keys(real_item), "fields of {name}");
+    }
+
+    c.send(&[("Action", "ExtensionState"), ("ActionID", "l-5"), ("Exten", "102"), ("Context", "internal")])
+        .await;
+    let r = c.response("l-5", &mut Vec::new()).await;
+    assert_eq!((r.get("Message"), r.get("StatusText")), (Some("Extension Status"), Some("Idle")));
+    sim.shutdown().await;
+}
+
+// ---- login --------------------------------------------------------------------
+
+#[tokio::test]
+async fn plain_login_and_protocol_basics() {
+    let sim = start(config()).await;
+    let mut c = Raw::connect(&sim).await;
+    assert_eq!(c.banner.as_deref(), Some("Asterisk Call Manager/9.0.0"));
+    c.send(&[("Action", "Ping"), ("ActionID", "p-0")]).await;
+    let r = c.response("p-0", &mut Vec::new()).await;
+    assert_eq!((r.response(), r.get("Message")), (Some("Error"), Some("Permission denied")));
+
+    let r = c.login("admin", "secret", "on").await;
+    assert_eq!(r.response(), Some("Success"));
+    assert_eq!(r.get("Message"), Some("Authentication accepted"));
+    let booted = c.next().await;
+    assert!(booted.is_event("FullyBooted"), "{booted:?}");
+    assert_eq!(sim.logins(), 1);
+
+    c.send(&[("Action", "Ping"), ("ActionID", "p-1")]).await;
+    let r = c.response("p-1", &mut Vec::new()).await;
+    assert_eq!((r.response(), r.get("Ping")), (Some("Success"), Some("Pong")));
+    let ts = r.get("Timestamp").unwrap_or_default();
+    assert!(ts.split_once('.').is_some_and(|(_, us)| us.len() == 6), "{ts}");
+
+    c.send(&[("Action", "NoSuchThing"), ("ActionID", "u-1")]).await;
+    let r = c.response("u-1", &mut Vec::new()).await;
+    assert_eq!(r.get("Message"), Some("Invalid/unknown command"));
+
+    c.send(&[("Action", "Hangup"), ("ActionID", "h-1"), ("Channel", "PJSIP/100-deadbeef")]).await;
+    let r = c.response("h-1", &mut Vec::new()).await;
+    assert_eq!((r.response(), r.get("Message")), (Some("Error"), Some("No such channel")));
+
+    // Events off: a call produces nothing for this client.
+    c.send(&[("Action", "Events"), ("ActionID", "e-1"), ("EventMask", "off")]).await;
+    let r = c.response("e-1", &mut Vec::new()).await;
+    assert_eq!(r.get("Events"), Some("Off"));
+    sim.place_call("103", "104").unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.send(&[("Action", "Ping"), ("ActionID", "p-2")]).await;
+    let m = c.next().await;
+    assert_eq!(m.action_id(), Some("p-2"), "no event may come before the Ping response: {m:?}");
+    c.send(&[("Action", "Events"), ("ActionID", "e-2"), ("EventMask", "on")]).await;
+    let r = c.response("e-2", &mut Vec::new()).await;
+    assert_eq!(r.get("Events"), Some("On"));
+
+    c.send(&[("Action", "Logoff"), ("ActionID", "bye")]).await;
+    let r = c.response("bye", &mut Vec::new()).await;
+    assert_eq!((r.response(), r.get("Message")), (Some("Goodbye"), Some("Thanks for all the fish.")));
+    c.expect_eof().await;
+    assert!(sim.actions_received() >= 8);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_off_at_login_sends_no_events() {
+    let sim = start(config()).await;
+    let mut c = Raw::connect(&sim).await;
+    let r = c.login("admin", "secret", "off").await;
+    assert_eq!(r.get("Message"), Some("Authentication accepted"));
+    sim.place_call("101", "100").unwrap_or_else(|e| panic!("{e}"));
+    match c.next_within(Duration::from_millis(400)).await {
+        Got::Timeout => {}
+        other => panic!("expected silence, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
+
+/// MD5 (RFC 1321), enough for the login key; the tests crate has no md5 dependency.
+fn md5_hex(input: &[u8]) -> String {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
+        5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15,
+        21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32).collect();
+    let mut msg = input.to_vec();
+    let bit_len = (input.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_le_bytes());
+    let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+    for chunk in msg.chunks(64) {
+        let w: Vec<u32> = chunk.chunks(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let [mut a, mut b, mut c, mut d] = h;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(w[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f.rotate_left(S[i]));
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().flat_map(|x| x.to_le_bytes()).map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn md5_login() {
+    assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    assert_eq!(md5_hex(b"840415273mysecret"), "72ee2809cbf69e9bdb27bdd924cda8e3");
+    let sim = start(config()).await;
+    let mut c = Raw::connect(&sim).await;
+    c.send(&[("Action", "Challenge"), ("ActionID", "c-1"), ("AuthType", "MD5")]).await;
+    let r = c.response("c-1", &mut Vec::new()).await;
+    let challenge = r.get("Challenge").unwrap_or_default().to_owned();
+    assert!(!challenge.is_empty() && challenge.bytes().all(|b| b.is_ascii_digit()), "{challenge}");
+    let key = md5_hex(format!("{challenge}secret").as_bytes());
+    c.send(&[
+        ("Action", "Login"),
+        ("ActionID", "l-1"),
+        ("AuthType", "MD5"),
+        ("Username", "admin"),
+        ("Key", &key),
+    ])
+    .await;
+    let r = c.response("l-1", &mut Vec::new()).await;
+    assert_eq!(r.get("Message"), Some("Authentication accepted"));
+    assert_eq!(sim.logins(), 1);
+
+    // A wrong key fails like a wrong password.
+    let mut c = Raw::connect(&sim).await;
+    c.send(&[("Action", "Challenge"), ("ActionID", "c-2"), ("AuthType", "MD5")]).await;
+    c.response("c-2", &mut Vec::new()).await;
+    c.send(&[
+        ("Action", "Login"),
+        ("ActionID", "l-2"),
+        ("AuthType", "MD5"),
+        ("Username", "admin"),
+        ("Key", "00"),
+    ])
+    .await;
+    let r = c.response("l-2", &mut Vec::new()).await;
+    assert_eq!(r.get("Message"), Some("Authentication failed"));
+    c.expect_eof().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_password_fails_and_closes() {
+    let sim = start(config()).await;
+    let mut c = Raw::connect(&sim).await;
+    let r = c.login("admin", "wrong", "on").await;
+    assert_eq!((r.response(), r.get("Message")), (Some("Error"), Some("Authentication failed")));
+    c.expect_eof().await;
+    assert_eq!((sim.logins(), sim.failed_logins()), (0, 1));
+    sim.shutdown().await;
+}
+
+// ---- fault injection ----------------------------------------------------------
+
+async fn wait_for(what: &str, f: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn drop_connections_closes_without_goodbye() {
+    let sim = start(config()).await;
+    let mut a = Raw::logged_in(&sim).await;
+    let mut b = Raw::connect(&sim).await; // not logged in: dropped too
+    wait_for("2 connections", || sim.connections() == 2).await;
+    sim.drop_connections();
+    for c in [&mut a, &mut b] {
+        loop {
+            match c.next_within(WAIT).await {
+                Got::Eof => break,
+                Got::Msg(m) => assert!(m.response() != Some("Goodbye"), "{m:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    wait_for("no connections", || sim.connections() == 0).await;
+    // The simulator still accepts new clients.
+    let _c = Raw::logged_in(&sim).await;
+    assert_eq!(sim.logins(), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stall_silences_the_peer_then_resumes() {
+    let sim = start(config()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    sim.stall(Duration::from_millis(400));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let t0 = tokio::time::Instant::now();
+    c.send(&[("Action", "Ping"), ("ActionID", "s-1")]).await;
+    match c.next_within(Duration::from_millis(200)).await {
+        Got::Timeout => {}
+        other => panic!("expected silence during the stall, got {other:?}"),
+    }
+    let r = c.response("s-1", &mut Vec::new()).await;
+    assert_eq!(r.get("Ping"), Some("Pong"));
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn send_raw_garbage_oversized_and_burst() {
+    let sim = start(config()).await;
+    let limits = Limits { max_line: 64 * 1024, max_message: 1024 * 1024 };
+    let mut c = Raw::connect_with(&sim, limits).await;
+    c.login("admin", "secret", "on").await;
+    c.drain(&mut Vec::new(), Duration::from_millis(100)).await;
+
+    sim.send_raw(b"Event: Custom\r\nFoo: bar\r\n\r\n");
+    let m = c.next().await;
+    assert!(m.is_event("Custom") && m.get("Foo") == Some("bar"), "{m:?}");
+
+    sim.send_garbage();
+    match c.next_within(WAIT).await {
+        Got::Error(_) => {}
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    c.send(&[("Action", "Ping"), ("ActionID", "g-1")]).await;
+    let r = c.response("g-1", &mut Vec::new()).await;
+    assert_eq!(r.get("Ping"), Some("Pong"), "decoder recovered after garbage");
+
+    sim.send_oversized(100_000);
+    let mut errors = 0;
+    let after = loop {
+        match c.next_within(WAIT).await {
+            Got::Error(DecodeError::LineTooLong { .. }) => errors += 1,
+            Got::Msg(m) => break m,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(errors, 1);
+    assert_eq!(after.get("UserEvent"), Some("AfterOversized"));
+
+    sim.emit_burst(20_000);
+    for seq in 1..=20_000usize {
+        let m = c.next().await;
+        assert!(m.is_event("UserEvent") && m.get("UserEvent") == Some("Burst"), "{m:?}");
+        assert_eq!(m.get("Seq"), Some(seq.to_string().as_str()));
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_client_is_dropped_others_unaffected() {
+    let sim = start(config()).await;
+    // A client that logs in and then never reads, with a tiny receive buffer.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap_or_else(|e| panic!("{e}"));
+    let _ = sock.set_recv_buffer_size(4096);
+    let mut slow = sock.connect(sim.addr()).await.unwrap_or_else(|e| panic!("{e}"));
+    slow.write_all(b"Action: Login\r\nUsername: admin\r\nSecret: secret\r\n\r\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A client that reads everything.
+    let mut fast = Raw::logged_in(&sim).await;
+    wait_for("two logins", || sim.logins() == 2).await;
+    let reader = tokio::spawn(async move {
+        let mut n = 0u64;
+        loop {
+            match fast.next_within(Duration::from_secs(2)).await {
+                Got::Msg(_) => n += 1,
+                Got::Timeout => return (fast, n),
+                other => panic!("fast client: {other:?}"),
+            }
+        }
+    });
+    let mut cycles = 0;
+    while sim.connections() == 2 && cycles < 20_000 {
+        sim.place_call("101", "100").unwrap_or_else(|e| panic!("{e}"));
+        sim.hangup_all();
+        cycles += 1;
+        if cycles % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    assert_eq!(sim.connections(), 1, "the slow client is dropped after {cycles} calls");
+    let (mut fast, n) = reader.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(n > 1000, "the fast client got the events ({n})");
+    fast.send(&[("Action", "Ping"), ("ActionID", "f-1")]).await;
+    let r = fast.response("f-1", &mut Vec::new()).await;
+    assert_eq!(r.get("Ping"), Some("Pong"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn place_call_errors_and_shutdown() {
+    let sim = start(config()).await;
+    assert_eq!(sim.place_call("999", "100"), Err(SimError::UnknownExtension("999".into())));
+    assert!(sim.url().starts_with("ami://admin:secret@127.0.0.1:"));
+    let other = sim.clone();
+    let mut c = Raw::logged_in(&sim).await;
+    sim.shutdown().await;
+    c.expect_eof().await;
+    assert_eq!(other.place_call("101", "100"), Err(SimError::ShutDown));
+    assert!(TcpStream::connect(other.addr()).await.is_err(), "listener closed");
+}
