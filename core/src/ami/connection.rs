@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -210,7 +211,7 @@ fn tls_connector(t: &TlsConfig) -> Result<TlsConnector> {
             Some(path) => {
                 let pem = std::fs::read(path)
                     .map_err(|e| Error::Tls(format!("cannot read {}: {e}", path.display())))?;
-                for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                for cert in CertificateDer::pem_slice_iter(&pem) {
                     let cert = cert.map_err(|e| Error::Tls(format!("bad PEM in {}: {e}", path.display())))?;
                     roots.add(cert).map_err(|e| Error::Tls(e.to_string()))?;
                 }
