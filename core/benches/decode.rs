@@ -424,7 +424,7 @@ fn bench_streams(c: &mut Criterion) {
     let inputs = streams();
     for (group, by_bytes) in [("decode_bytes", true), ("decode_msgs", false)] {
         let mut g = c.benchmark_group(group);
-        g.measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+        g.measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1)).sample_size(50);
         for (name, data, msgs) in &inputs {
             g.throughput(if by_bytes {
                 Throughput::Bytes(data.len() as u64)

@@ -169,7 +169,7 @@ impl Decoder {
     /// skipped; call again to go on with what follows.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         loop {
-            let Some(nl) = memchr::memchr(b'\n', &buf[self.scan..]) else {
+            let Some(nl) = find_nl(&buf[self.scan..]) else {
                 return self.incomplete(buf);
             };
             let ls = self.scan;
@@ -223,8 +223,15 @@ impl Decoder {
                     if self.follows == Follows::Header {
                         // Old Asterisk sends the Follows header as its own block; its
                         // output follows unless another message starts right away.
-                        match self.peek_line(buf, next) {
-                            None => return self.incomplete(buf),
+                        let following = match self.peek_line(buf, next) {
+                            Some(line) => Some(line),
+                            // The next line is still partial: wait for it while it
+                            // fits; past the line limit its prefix decides alone.
+                            None if buf.len() - next <= self.limits.max_line + 1 => return Ok(None),
+                            None => Some(&buf[next..]),
+                        };
+                        match following {
+                            None => return Ok(None),
                             Some(following) if is_blank(following) || starts_message(following) => {
                                 let frame = self.finish(buf, next, None);
                                 self.detached_output = true;
@@ -358,18 +365,15 @@ impl Decoder {
                 Ok(None)
             }
             State::Normal => {
+                // Only the line limit can be decided on a partial line: whether the
+                // message limit or the line limit is crossed first depends on the
+                // whole line, and the answer must not depend on the split of reads.
+                // Waiting for the line keeps at most max_line more bytes.
                 if pending > self.limits.max_line + 1 {
                     let offset = self.consumed + self.scan as u64;
                     self.fail_discard(buf, buf.len());
                     self.state = State::DiscardLine;
                     return Err(DecodeError::LineTooLong { limit: self.limits.max_line, offset });
-                }
-                let partial = &buf[self.scan..];
-                if buf.len() > self.limits.max_message + 1 && !is_blank(partial) {
-                    let offset = self.consumed;
-                    self.fail_discard(buf, buf.len());
-                    self.state = State::DiscardLine;
-                    return Err(DecodeError::MessageTooLarge { limit: self.limits.max_message, offset });
                 }
                 Ok(None)
             }
@@ -486,15 +490,71 @@ fn trim_end(v: &[u8]) -> &[u8] {
     &v[..end]
 }
 
-/// A key is printable ASCII without spaces or colons, as every AMI key is; command
-/// output such as `Sales has 0 calls (...), W:0` therefore never passes for a header.
-fn is_key(k: &[u8]) -> bool {
-    !k.is_empty() && k.iter().all(|&b| b > b' ' && b < 0x7f)
-}
-
 /// Text without control characters (bytes >= 0x80 pass: Latin-1 names exist).
 fn is_printable(line: &[u8]) -> bool {
     line.iter().all(|&b| (b >= b' ' && b != 0x7f) || b == b'\t' || b == b'\r')
+}
+
+/// Offset of the first LF. AMI lines are short (20-40 bytes), so the first 32
+/// bytes are searched 8 at a time in a register (SWAR) before falling back to
+/// memchr, whose per-call set-up costs more than the search on a short line.
+#[inline]
+fn find_nl(h: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut i = 0;
+    while i < 32 {
+        let Some(chunk) = h.get(i..i + 8) else { break };
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ NL;
+        let z = x.wrapping_sub(LO) & !x & HI;
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(b'\n', &h[i..]).map(|p| p + i)
+}
+
+/// Offset of the first `:` when every byte before it is a key byte (printable
+/// ASCII, no space); `None` when another byte comes first or there is no colon.
+/// As every AMI key is such a word, command output such as
+/// `Sales has 0 calls (...), W:0` never passes for a header.
+/// Eight bytes per step (SWAR); the lowest flagged byte of each test is exact.
+#[inline]
+fn key_end(line: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = line.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let x = w ^ (LO * u64::from(b':'));
+        let colon = x.wrapping_sub(LO) & !x & HI;
+        // byte <= 0x20: has-less-than 0x21; byte >= 0x7f: high bit set, or adding
+        // 1 to the low 7 bits carries into bit 7 (0x7f).
+        let low = w.wrapping_sub(LO * 0x21) & !w & HI;
+        let high = (w | ((w & !HI).wrapping_add(LO))) & HI;
+        let stop = colon | low | high;
+        if stop != 0 {
+            let at = i + (stop.trailing_zeros() / 8) as usize;
+            return (line[at] == b':').then_some(at);
+        }
+        i += 8;
+    }
+    while let Some(&b) = line.get(i) {
+        if b == b':' {
+            return Some(i);
+        }
+        if b <= b' ' || b >= 0x7f {
+            return None;
+        }
+        i += 1;
+    }
+    None
 }
 
 fn classify(line: &[u8], at: usize) -> LineKind {
@@ -504,10 +564,11 @@ fn classify(line: &[u8], at: usize) -> LineKind {
     // Tolerate indentation before a key (seen in the 2007 manager trace).
     let indent = line.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     let (line, at) = (&line[indent..], at + indent);
-    let Some(colon) = memchr::memchr(b':', line) else {
+    // One pass finds the colon and checks the key bytes (printable, no space).
+    let Some(colon) = key_end(line) else {
         return LineKind::Text;
     };
-    if !is_key(&line[..colon]) {
+    if colon == 0 {
         return LineKind::Text;
     }
     let mut vs = colon + 1;
@@ -803,10 +864,110 @@ mod tests {
         assert_eq!(d.skipped_bytes(), 35);
     }
 
+    /// Decodes `input` fed in pieces of `step` bytes (0: whole), then at EOF.
+    fn decode_split(input: &[u8], limits: Limits, step: usize) -> Vec<Result<Frame, DecodeError>> {
+        let mut d = Decoder::new(limits);
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let step = if step == 0 { input.len().max(1) } else { step };
+        for chunk in input.chunks(step) {
+            buf.extend_from_slice(chunk);
+            loop {
+                match d.decode(&mut buf) {
+                    Ok(Some(f)) => out.push(Ok(f)),
+                    Ok(None) => break,
+                    Err(e) => out.push(Err(e)),
+                }
+            }
+        }
+        loop {
+            match d.decode_eof(&mut buf) {
+                Ok(Some(f)) => out.push(Ok(f)),
+                Ok(None) => break,
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        out
+    }
+
+    fn assert_split_invariant(input: &[u8], limits: Limits) -> Vec<Result<Frame, DecodeError>> {
+        let whole = decode_split(input, limits, 0);
+        for step in [1, 2, 3, 7, 16, 64] {
+            assert_eq!(decode_split(input, limits, step), whole, "split every {step} bytes");
+        }
+        whole
+    }
+
+    /// Found by cargo-fuzz: a line over both limits was LineTooLong whole but
+    /// MessageTooLarge when split.
+    #[test]
+    fn line_and_message_limits_crossed_together_give_one_answer() {
+        let limits = Limits { max_line: 64, max_message: 512 };
+        let mut input = b"Event: Big\r\n".to_vec();
+        for i in 0..18 {
+            input.extend_from_slice(format!("Header{i:02}: value-{i:02}-xxxxx\r\n").as_bytes());
+        }
+        input.extend(std::iter::repeat_n(b'y', 100));
+        input.extend_from_slice(b"\r\n\r\nEvent: Next\r\n\r\n");
+        let out = assert_split_invariant(&input, limits);
+        assert!(matches!(out[0], Err(DecodeError::LineTooLong { .. })), "{out:?}");
+        assert!(matches!(&out[1], Ok(Frame::Message(m)) if m.event() == Some("Next")), "{out:?}");
+    }
+
+    /// Found by cargo-fuzz: after a header-only `Response: Follows` block, a body
+    /// line of exactly `max_line` bytes was rejected when it arrived in pieces.
+    #[test]
+    fn follows_body_line_at_the_limit_survives_any_split() {
+        let limits = Limits { max_line: 64, max_message: 1024 };
+        let mut input = b"Response: Follows\r\nPrivilege: Command\r\n\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 64));
+        input.extend_from_slice(b"\r\n--END COMMAND--\r\n\r\n");
+        let out = assert_split_invariant(&input, limits);
+        match &out[..] {
+            [Ok(Frame::Message(m))] => assert_eq!(m.body().map(<[u8]>::len), Some(64)),
+            other => panic!("{other:?}"),
+        }
+        // One byte more is over the limit, whatever the split.
+        let mut input = b"Response: Follows\r\nPrivilege: Command\r\n\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 65));
+        input.extend_from_slice(b"\r\n--END COMMAND--\r\n\r\nEvent: Next\r\n\r\n");
+        let out = assert_split_invariant(&input, limits);
+        assert!(out.iter().any(|r| matches!(r, Err(DecodeError::LineTooLong { .. }))), "{out:?}");
+        assert!(matches!(out.last(), Some(Ok(Frame::Message(m))) if m.event() == Some("Next")), "{out:?}");
+    }
+
     #[test]
     fn trailing_spaces_are_trimmed() {
         let m = &messages(b"Event: Newcallerid \r\nChannel: Zap/1 \r\n \r\n")[0];
         assert!(m.is_event("Newcallerid"));
         assert_eq!(m.get("Channel"), Some("Zap/1"));
+    }
+}
+#[cfg(test)]
+mod swar_tests {
+    #[test]
+    fn key_end_matches_naive() {
+        let alphabet = [b':', b' ', b'a', b'Z', 0x7f, 0x80, 0xff, b'\t', 0x21, 0x7e, 0x20, 0x00, b'\n'];
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..200_000 {
+            let n = rng.usize(0..40);
+            let v: Vec<u8> = (0..n)
+                .map(|_| if rng.bool() { b'k' } else { alphabet[rng.usize(0..alphabet.len())] })
+                .collect();
+            let naive = (|| {
+                for (i, &b) in v.iter().enumerate() {
+                    if b == b':' {
+                        return Some(i);
+                    }
+                    if !(b > b' ' && b < 0x7f) {
+                        return None;
+                    }
+                }
+                None
+            })();
+            assert_eq!(super::key_end(&v), naive, "{v:?}");
+            let nl = v.iter().position(|&b| b == b'\n');
+            assert_eq!(super::find_nl(&v), nl, "{v:?}");
+        }
     }
 }
