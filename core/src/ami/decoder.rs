@@ -82,6 +82,9 @@ enum State {
     DiscardLine,
     /// Dropping lines until a blank line or a line that starts a message.
     DiscardMessage,
+    /// As `DiscardMessage`, inside a line that has been blank so far and whose
+    /// start was already dropped (a whitespace line longer than the line limit).
+    DiscardBlankLine,
 }
 
 /// Progress through an old-style `Response: Follows` message.
@@ -179,6 +182,12 @@ impl Decoder {
                 State::DiscardLine => {
                     self.drop_front(buf, next);
                     self.state = State::DiscardMessage;
+                    continue;
+                }
+                State::DiscardBlankLine => {
+                    let blank = is_blank(&buf[ls..le]);
+                    self.drop_front(buf, next);
+                    self.state = if blank { State::Normal } else { State::DiscardMessage };
                     continue;
                 }
                 State::DiscardMessage => {
@@ -348,12 +357,26 @@ impl Decoder {
                 self.drop_front(buf, buf.len());
                 Ok(None)
             }
+            State::DiscardBlankLine => {
+                let blank = is_blank(&buf[self.scan..]);
+                self.drop_front(buf, buf.len());
+                if !blank {
+                    self.state = State::DiscardLine;
+                }
+                Ok(None)
+            }
             State::DiscardMessage => {
                 // A partial line that may still turn out blank or a message start
                 // is kept until complete, so the split of reads cannot matter.
                 let partial = &buf[self.scan..];
                 let fits = pending <= self.limits.max_line + 1;
                 if fits && (is_blank(partial) || could_start_message(partial)) {
+                    return Ok(None);
+                }
+                if is_blank(partial) {
+                    // Whitespace past the line limit: keep only that it is blank.
+                    self.drop_front(buf, buf.len());
+                    self.state = State::DiscardBlankLine;
                     return Ok(None);
                 }
                 if !fits && could_start_message(partial) {
@@ -912,6 +935,23 @@ mod tests {
         let out = assert_split_invariant(&input, limits);
         assert!(matches!(out[0], Err(DecodeError::LineTooLong { .. })), "{out:?}");
         assert!(matches!(&out[1], Ok(Frame::Message(m)) if m.event() == Some("Next")), "{out:?}");
+    }
+
+    /// Found by cargo-fuzz: a whitespace line longer than the line limit ends a
+    /// discarded message whether or not it arrives in pieces.
+    #[test]
+    fn long_blank_line_ends_a_discarded_message_in_any_split() {
+        let limits = Limits { max_line: 64, max_message: 512 };
+        let mut input = b"Even  479\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'\t', 120));
+        input.extend_from_slice(b"\r\nEven\xd0\xd0\nEvent: Next\r\n\r\n");
+        let out = assert_split_invariant(&input, limits);
+        assert_eq!(
+            out.iter().filter(|r| matches!(r, Err(DecodeError::InvalidLine { .. }))).count(),
+            2,
+            "{out:?}"
+        );
+        assert!(matches!(out.last(), Some(Ok(Frame::Message(m))) if m.event() == Some("Next")), "{out:?}");
     }
 
     /// Found by cargo-fuzz: after a header-only `Response: Follows` block, a body
