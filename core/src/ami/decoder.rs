@@ -657,7 +657,14 @@ fn body_span(buf: &[u8], start: usize, end: usize) -> (usize, usize) {
     (start, end)
 }
 
+/// The start of a rejected line, for the error message. A line that begins with
+/// a secret's key name (a malformed `Secret hunter2` in a login) is not shown.
 fn excerpt(line: &[u8]) -> String {
+    let word_end = line.iter().position(|&b| !b.is_ascii_alphanumeric()).unwrap_or(line.len());
+    let word = &line[..word_end];
+    if super::message::SECRET_KEYS.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(word)) {
+        return "<redacted>".to_owned();
+    }
     let cut = &line[..line.len().min(40)];
     cut.escape_ascii().to_string()
 }
@@ -974,6 +981,18 @@ mod tests {
         let out = assert_split_invariant(&input, limits);
         assert!(out.iter().any(|r| matches!(r, Err(DecodeError::LineTooLong { .. }))), "{out:?}");
         assert!(matches!(out.last(), Some(Ok(Frame::Message(m))) if m.event() == Some("Next")), "{out:?}");
+    }
+
+    #[test]
+    fn invalid_line_that_looks_like_a_secret_is_not_echoed() {
+        let out = decode_all(b"Secret hunter2\r\nAction: Login\r\n\r\n");
+        match &out[0] {
+            Err(e @ DecodeError::InvalidLine { excerpt, .. }) => {
+                assert_eq!(excerpt, "<redacted>");
+                assert!(!e.to_string().contains("hunter2"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
