@@ -232,26 +232,22 @@ impl Decoder {
                     if self.follows == Follows::Header {
                         // Old Asterisk sends the Follows header as its own block; its
                         // output follows unless another message starts right away.
-                        let following = match self.peek_line(buf, next) {
-                            Some(line) => Some(line),
-                            // The next line is still partial: wait for it while it
-                            // fits; past the line limit its prefix decides alone.
+                        // A line over the limit is output (and rejected as such)
+                        // whatever it holds: a partial line's content is not known
+                        // yet, and the answer must not depend on the split.
+                        let ends_here = match self.peek_line(buf, next) {
+                            Some(l) => l.len() <= self.limits.max_line && (is_blank(l) || starts_message(l)),
                             None if buf.len() - next <= self.limits.max_line + 1 => return Ok(None),
-                            None => Some(&buf[next..]),
+                            None => false,
                         };
-                        match following {
-                            None => return Ok(None),
-                            Some(following) if is_blank(following) || starts_message(following) => {
-                                let frame = self.finish(buf, next, None);
-                                self.detached_output = true;
-                                return Ok(Some(frame));
-                            }
-                            Some(_) => {
-                                self.follows = Follows::Body(next);
-                                self.scan = next;
-                                continue;
-                            }
+                        if ends_here {
+                            let frame = self.finish(buf, next, None);
+                            self.detached_output = true;
+                            return Ok(Some(frame));
                         }
+                        self.follows = Follows::Body(next);
+                        self.scan = next;
+                        continue;
                     }
                     return Ok(Some(self.finish(buf, next, None)));
                 }
@@ -958,6 +954,19 @@ mod tests {
             2,
             "{out:?}"
         );
+        assert!(matches!(out.last(), Some(Ok(Frame::Message(m))) if m.event() == Some("Next")), "{out:?}");
+    }
+
+    /// Found by cargo-fuzz: after a header-only `Response: Follows` block, an
+    /// over-long line that starts with whitespace was taken as blank when split.
+    #[test]
+    fn follows_header_then_long_indented_line_in_any_split() {
+        let limits = Limits { max_line: 64, max_message: 1024 };
+        let mut input = b"Response: Follows\r\nPrivilege: Command\r\n\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'\t', 70));
+        input.extend_from_slice(b" VARIABLE\r\n--END COMMAND--\r\n\r\nEvent: Next\r\n\r\n");
+        let out = assert_split_invariant(&input, limits);
+        assert!(matches!(out[0], Err(DecodeError::LineTooLong { .. })), "{out:?}");
         assert!(matches!(out.last(), Some(Ok(Frame::Message(m))) if m.event() == Some("Next")), "{out:?}");
     }
 
