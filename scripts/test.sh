@@ -19,7 +19,11 @@ echo "== clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== rust tests"
-cargo test --workspace
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
+failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
 
 echo "== ctilink parse on every real capture (must report zero errors)"
 cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/*.ami "$CTILINK_VECTORS"/ami/asterisk20/*.ami > /dev/null
@@ -27,4 +31,5 @@ cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/
 echo "== benchmarks compile and run once"
 cargo bench -p ctilink --bench decode -- --test
 
-echo "== all tests passed"
+echo "== all checks passed"
+echo "rust: $passed passed, $failed failed"
