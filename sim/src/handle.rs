@@ -32,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) hub: Hub,
     pub(crate) stats: Stats,
     pub(crate) started: Instant,
+    /// The AMI secret in force; starts as the configured one and can be changed
+    /// while running, as an administrator edits manager.conf and reloads.
+    pub(crate) secret: Mutex<String>,
     /// Timers are spawned here, so that the handle's methods work from any thread.
     runtime: tokio::runtime::Handle,
     shutdown: watch::Sender<bool>,
@@ -104,6 +107,7 @@ impl Simulator {
         let (shutdown, stop) = watch::channel(false);
         let shared = Arc::new(Shared {
             pbx: Mutex::new(Pbx::new(&config)),
+            secret: Mutex::new(config.secret.clone()),
             config,
             hub: Hub::default(),
             stats: Stats::default(),
@@ -162,6 +166,13 @@ impl SimHandle {
             userinfo(&cfg.secret),
             self.addr.port()
         )
+    }
+
+    /// Changes the AMI secret for logins from now on (sessions already logged in
+    /// stay), as an administrator changing manager.conf would. `url()` keeps the
+    /// configured secret.
+    pub fn set_secret(&self, secret: &str) {
+        *lock(&self.shared.secret) = secret.to_owned();
     }
 
     /// Client sockets currently open (logged in or not).

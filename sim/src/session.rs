@@ -206,15 +206,16 @@ impl Session {
             return;
         }
         let cfg = &shared.config;
+        let secret = crate::hub::lock(&shared.secret).clone();
         let user_ok = m.get("Username").is_some_and(|u| u.eq_ignore_ascii_case(&cfg.username));
         let md5 = m.get("AuthType").is_some_and(|t| t.trim().eq_ignore_ascii_case("md5"));
         let secret_ok = if md5 {
             match (self.challenge.take(), m.get("Key")) {
-                (Some(ch), Some(key)) => key.trim().eq_ignore_ascii_case(&md5_key(&ch, &cfg.secret)),
+                (Some(ch), Some(key)) => key.trim().eq_ignore_ascii_case(&md5_key(&ch, &secret)),
                 _ => false,
             }
         } else {
-            m.get("Secret") == Some(cfg.secret.as_str())
+            m.get("Secret") == Some(secret.as_str())
         };
         if !(user_ok && secret_ok) {
             shared.stats.failed_logins.fetch_add(1, Ordering::Relaxed);

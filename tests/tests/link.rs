@@ -370,3 +370,58 @@ async fn secrets_never_appear_in_debug_or_errors() {
     let err = AmiClient::connect(bad).await.expect_err("refused");
     assert!(!err.to_string().contains("hunter2") && !format!("{err:?}").contains("hunter2"));
 }
+
+#[tokio::test]
+async fn a_secret_changed_on_the_pbx_gets_slow_retries_not_a_storm() {
+    let sim = start_sim().await;
+    let mut cfg = fast(&sim.url());
+    cfg.reconnect.initial = Duration::from_millis(20);
+    cfg.reconnect.max = Duration::from_secs(10);
+    let (client, mut sub) = AmiClient::connect_subscribed(cfg).await.expect("connects");
+    sim.set_secret("rotated-by-the-admin");
+    sim.drop_connections();
+    wait_event(&mut sub, |e| matches!(e, LinkEvent::Down { .. })).await;
+    eventually("the first reconnect attempt", || sim.failed_logins() == 1).await;
+    let state =
+        client.wait_for_state(|s| matches!(s, LinkState::Reconnecting { attempt, .. } if *attempt > 1)).await;
+    assert!(
+        matches!(&state, LinkState::Reconnecting { last_error, .. } if last_error.contains("login refused")),
+        "{state:?}"
+    );
+    // After a refusal the next try waits at least half the 10 s cap.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sim.failed_logins(), 1, "no retry storm against the PBX");
+    assert_eq!(client.send(Action::ping()).await.map(|_| ()), Err(Error::LinkDown));
+}
+
+#[tokio::test]
+async fn events_off_at_login_means_no_events() {
+    let sim = start_sim().await;
+    let url = format!("{}?events=off", sim.url());
+    let (client, mut sub) = AmiClient::connect_subscribed(fast(&url)).await.expect("connects");
+    sim.place_call("101", "100").expect("call");
+    eventually("call up", || sim.active_channels() == 2).await;
+    // Actions still work; the ping's response proves everything before it was read.
+    client.send(Action::ping()).await.expect("ping");
+    while let Some(ev) = sub.try_recv() {
+        assert!(!matches!(ev, LinkEvent::Event(_)), "unexpected event {ev:?}");
+    }
+}
+
+#[tokio::test]
+async fn reconnect_gives_up_after_max_attempts() {
+    let sim = start_sim().await;
+    let mut cfg = fast(&sim.url());
+    cfg.reconnect.max_attempts = Some(3);
+    cfg.reconnect.initial = Duration::from_millis(10);
+    cfg.reconnect.max = Duration::from_millis(40);
+    let client = AmiClient::connect(cfg).await.expect("connects");
+    sim.set_secret("changed");
+    sim.drop_connections();
+    let state = timeout(Duration::from_secs(5), client.wait_for_state(|s| *s == LinkState::Down))
+        .await
+        .expect("gives up");
+    assert_eq!(state, LinkState::Down);
+    assert_eq!(sim.failed_logins(), 3);
+    assert_eq!(client.send(Action::ping()).await.map(|_| ()), Err(Error::LinkDown));
+}

@@ -178,3 +178,43 @@ proptest! {
         prop_assert_eq!(whole, split);
     }
 }
+
+#[test]
+fn typed_views_read_the_real_captures() {
+    use ctilink::ami::AmiEvent;
+    let (mut hangups, mut dials, mut bridges, mut other) = (0, 0, 0, 0);
+    for (name, data) in all_captures() {
+        let (frames, _) = decode_chunks(&[&data]);
+        for f in &frames {
+            let Frame::Message(m) = f else { continue };
+            if m.kind() != MessageKind::Event {
+                continue;
+            }
+            match AmiEvent::parse(m) {
+                AmiEvent::Hangup(h) => {
+                    hangups += 1;
+                    if m.contains("Cause") {
+                        assert!(h.cause().is_some(), "{name}: unparsable cause in {m:?}");
+                    }
+                    assert!(h.channel().uniqueid().is_some(), "{name}: Hangup without Uniqueid");
+                }
+                AmiEvent::DialBegin(d) => {
+                    dials += 1;
+                    assert!(d.dest().uniqueid().is_some(), "{name}: DialBegin without DestUniqueid");
+                    assert!(d.dest().channel().is_some(), "{name}: DialBegin without DestChannel");
+                }
+                AmiEvent::BridgeEnter(b) => {
+                    bridges += 1;
+                    assert!(b.bridge_id().is_some() && b.channel().channel().is_some(), "{name}: {m:?}");
+                }
+                AmiEvent::Newchannel(c) | AmiEvent::Newstate(c) => {
+                    assert!(c.state().is_some(), "{name}: channel event without a state: {m:?}");
+                }
+                AmiEvent::Other(_) => other += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(hangups > 300 && dials > 200 && bridges > 300, "{hangups} {dials} {bridges}");
+    assert!(other > 0);
+}

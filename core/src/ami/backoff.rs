@@ -30,21 +30,25 @@ impl Default for ReconnectPolicy {
 #[derive(Debug)]
 pub(crate) struct Backoff {
     policy: ReconnectPolicy,
-    attempt: u32,
+    /// The exponent of the next delay.
+    exp: u32,
+    /// Delays handed out so far, i.e. attempts made or about to be.
+    attempts: u32,
     rng: fastrand::Rng,
 }
 
 impl Backoff {
     pub(crate) fn new(policy: ReconnectPolicy) -> Self {
-        Self { policy, attempt: 0, rng: fastrand::Rng::new() }
+        Self { policy, exp: 0, attempts: 0, rng: fastrand::Rng::new() }
     }
 
     /// The delay before the next attempt: `initial * 2^n` capped at `max`, then a
     /// random point in its upper half ("equal jitter"), so it never collapses to 0.
     pub(crate) fn next_delay(&mut self) -> Duration {
-        let exp = self.attempt.min(30);
-        self.attempt = self.attempt.saturating_add(1);
-        let base = self.policy.initial.saturating_mul(1u32 << exp.min(20)).min(self.policy.max);
+        let exp = self.exp.min(20);
+        self.exp = self.exp.saturating_add(1);
+        self.attempts = self.attempts.saturating_add(1);
+        let base = self.policy.initial.saturating_mul(1u32 << exp).min(self.policy.max);
         let half = base / 2;
         let jitter_ms = self.rng.u64(0..=half.as_millis() as u64);
         half + Duration::from_millis(jitter_ms)
@@ -53,15 +57,15 @@ impl Backoff {
     /// After a refused login, wait the longest: retrying a wrong password quickly
     /// only fills the PBX's security log.
     pub(crate) fn jump_to_max(&mut self) {
-        self.attempt = 31;
+        self.exp = 20;
     }
 
     pub(crate) fn attempts(&self) -> u32 {
-        self.attempt
+        self.attempts
     }
 
     pub(crate) fn exhausted(&self) -> bool {
-        self.policy.max_attempts.is_some_and(|m| self.attempt >= m)
+        self.policy.max_attempts.is_some_and(|m| self.attempts >= m)
     }
 }
 
