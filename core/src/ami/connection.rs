@@ -135,7 +135,9 @@ impl Connection {
                 }
                 Read::Frame(_) => {}
                 Read::Invalid(e) => tracing::debug!("ignoring invalid input during login: {e}"),
-                Read::Eof => return Err(Error::AuthFailed("the PBX closed the connection".into())),
+                Read::Eof => {
+                    return Err(Error::AuthFailed("the PBX closed the connection during login".into()))
+                }
             }
         }
     }
