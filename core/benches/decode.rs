@@ -179,6 +179,18 @@ fn kv(out: &mut String, k: &str, v: &str) {
     out.push_str("\r\n");
 }
 
+/// The bridge fields Asterisk 20 puts first in every Bridge* event.
+fn bridge_event(out: &mut String, name: &str, bridge: &str, num_channels: &str) {
+    event(out, name, "call,all");
+    kv(out, "BridgeUniqueid", bridge);
+    kv(out, "BridgeType", "basic");
+    kv(out, "BridgeTechnology", "simple_bridge");
+    kv(out, "BridgeCreator", "<unknown>");
+    kv(out, "BridgeName", "<unknown>");
+    kv(out, "BridgeNumChannels", num_channels);
+    kv(out, "BridgeVideoSourceMode", "none");
+}
+
 /// The channel events of one answered SIP call between two phones, with the
 /// names, fields and order Asterisk 20 emits (after `asterisk20/sip_call.ami`).
 /// Returns the number of events written.
@@ -277,24 +289,10 @@ fn synthetic_call(out: &mut String, n: u32) -> usize {
     event(out, "Newstate", "call,all");
     ca.write(out, "");
     end(out);
-    event(out, "BridgeCreate", "call,all");
-    kv(out, "BridgeUniqueid", &bridge);
-    kv(out, "BridgeType", "basic");
-    kv(out, "BridgeTechnology", "simple_bridge");
-    kv(out, "BridgeCreator", "<unknown>");
-    kv(out, "BridgeName", "<unknown>");
-    kv(out, "BridgeNumChannels", "0");
-    kv(out, "BridgeVideoSourceMode", "none");
+    bridge_event(out, "BridgeCreate", &bridge, "0");
     end(out);
     for (c, num) in [(&cb, "1"), (&ca, "2")] {
-        event(out, "BridgeEnter", "call,all");
-        kv(out, "BridgeUniqueid", &bridge);
-        kv(out, "BridgeType", "basic");
-        kv(out, "BridgeTechnology", "simple_bridge");
-        kv(out, "BridgeCreator", "<unknown>");
-        kv(out, "BridgeName", "<unknown>");
-        kv(out, "BridgeNumChannels", num);
-        kv(out, "BridgeVideoSourceMode", "none");
+        bridge_event(out, "BridgeEnter", &bridge, num);
         c.write(out, "");
         end(out);
     }
@@ -303,14 +301,7 @@ fn synthetic_call(out: &mut String, n: u32) -> usize {
     kv(out, "Cause", "16");
     end(out);
     for (c, num) in [(&ca, "1"), (&cb, "0")] {
-        event(out, "BridgeLeave", "call,all");
-        kv(out, "BridgeUniqueid", &bridge);
-        kv(out, "BridgeType", "basic");
-        kv(out, "BridgeTechnology", "simple_bridge");
-        kv(out, "BridgeCreator", "<unknown>");
-        kv(out, "BridgeName", "<unknown>");
-        kv(out, "BridgeNumChannels", num);
-        kv(out, "BridgeVideoSourceMode", "none");
+        bridge_event(out, "BridgeLeave", &bridge, num);
         c.write(out, "");
         end(out);
     }
