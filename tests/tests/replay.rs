@@ -77,9 +77,6 @@ fn every_real_capture_decodes_without_error() {
         assert_eq!(errors, 0, "{name}: decode errors");
         let c = count(&frames);
         assert!(c.events + c.responses + c.actions > 0, "{name}: nothing decoded");
-        // Nothing that looks like a start line may hide inside another message:
-        // every "Event:" line at a line start must have produced a message of its own,
-        // except the headers that real events legitimately carry.
         total.banners += c.banners;
         total.events += c.events;
         total.responses += c.responses;
