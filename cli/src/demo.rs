@@ -30,7 +30,24 @@ pub(crate) struct DemoArgs {
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+    /// Show every AMI event, also dialplan steps and variables (Newexten, VarSet, ...).
+    #[arg(long)]
+    all: bool,
 }
+
+/// The events that tell what happens to calls and phones; the rest (dialplan
+/// steps, variables, security notices) is shown with `--all`.
+const CALL_EVENTS: &[&str] = &[
+    "Newchannel",
+    "Newstate",
+    "DialBegin",
+    "DialEnd",
+    "BridgeEnter",
+    "BridgeLeave",
+    "Hangup",
+    "OriginateResponse",
+    "ExtensionStatus",
+];
 
 pub(crate) async fn run(args: DemoArgs) -> ExitCode {
     let n = args.extensions.clamp(2, 1000);
@@ -55,6 +72,9 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if !args.all {
+        eprintln!("ctilink demo: showing call and extension events (--all for every AMI event)");
+    }
     eprintln!(
         "ctilink demo: simulator with extensions {}-{} on {}",
         extensions[0],
@@ -110,7 +130,11 @@ pub(crate) async fn run(args: DemoArgs) -> ExitCode {
                         }
                     }
                 }
-                if printer.print(&ev).is_err() {
+                let shown = match &ev {
+                    LinkEvent::Event(m) => args.all || CALL_EVENTS.iter().any(|e| m.is_event(e)),
+                    _ => true,
+                };
+                if shown && printer.print(&ev).is_err() {
                     break;
                 }
             }
