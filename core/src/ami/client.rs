@@ -319,6 +319,17 @@ impl Pending {
     }
 }
 
+/// Whether an event closes a list: `EventList: Complete` (Asterisk 12+), or for
+/// older forms an event name ending in `Complete` (`StatusComplete`). Compared as
+/// bytes: an event name is PBX input and may hold any UTF-8.
+fn is_list_complete(msg: &Message) -> bool {
+    const SUFFIX: &[u8] = b"Complete";
+    msg.get("EventList").is_some_and(|v| v.eq_ignore_ascii_case("Complete"))
+        || msg.get_bytes("Event").is_some_and(|e| {
+            e.len() > SUFFIX.len() && e[e.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX)
+        })
+}
+
 /// How a connected phase ended.
 enum Outcome {
     Closed,
@@ -544,38 +555,32 @@ impl Task {
     }
 
     fn on_event(&mut self, msg: Message) {
-        if let Some(id) = msg.action_id() {
-            if let Some(p) = self.pending.get_mut(id) {
-                if let Some((_, items)) = p.collecting.as_mut() {
-                    let complete = msg.get("EventList").is_some_and(|v| v.eq_ignore_ascii_case("Complete"))
-                        || msg.event().is_some_and(|e| {
-                            e.len() > 8 && e[e.len() - 8..].eq_ignore_ascii_case("Complete")
-                        });
-                    if complete {
-                        let id = id.to_owned();
-                        if let Some(mut p) = self.pending.remove(&id) {
-                            if let Some((response, items)) = p.collecting.take() {
-                                p.resolve(Ok(Reply::List(ListResponse {
-                                    response,
-                                    items,
-                                    complete: Some(msg),
-                                })));
-                            }
-                        }
-                    } else if items.len() >= self.cfg.max_list_items {
-                        let limit = self.cfg.max_list_items;
-                        let id = id.to_owned();
-                        if let Some(p) = self.pending.remove(&id) {
-                            p.resolve(Err(Error::Protocol(format!("list longer than {limit} items"))));
-                        }
-                    } else {
-                        items.push(msg);
-                    }
-                    return;
+        // An item of a list being collected carries that list's ActionID; every
+        // other event (OriginateResponse included) goes to subscribers.
+        let collecting = msg
+            .action_id()
+            .filter(|id| self.pending.get(*id).is_some_and(|p| p.collecting.is_some()))
+            .map(str::to_owned);
+        let Some(id) = collecting else {
+            let _ = self.events.send(LinkEvent::Event(msg));
+            return;
+        };
+        let limit = self.cfg.max_list_items;
+        let Some(p) = self.pending.get_mut(&id) else { return };
+        let full = p.collecting.as_ref().is_some_and(|(_, items)| items.len() >= limit);
+        if is_list_complete(&msg) {
+            if let Some(mut p) = self.pending.remove(&id) {
+                if let Some((response, items)) = p.collecting.take() {
+                    p.resolve(Ok(Reply::List(ListResponse { response, items, complete: Some(msg) })));
                 }
             }
+        } else if full {
+            if let Some(p) = self.pending.remove(&id) {
+                p.resolve(Err(Error::Protocol(format!("list longer than {limit} items"))));
+            }
+        } else if let Some((_, items)) = p.collecting.as_mut() {
+            items.push(msg);
         }
-        let _ = self.events.send(LinkEvent::Event(msg));
     }
 
     fn expire(&mut self, now: Instant) {
@@ -676,5 +681,24 @@ impl Task {
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_end_is_recognised_in_both_forms_and_any_utf8() {
+        let m = |pairs: &[(&str, &str)]| Message::from_pairs(pairs.iter().copied());
+        assert!(is_list_complete(&m(&[("Event", "DeviceStateListComplete"), ("EventList", "Complete")])));
+        assert!(is_list_complete(&m(&[("Event", "StatusComplete")])));
+        assert!(is_list_complete(&m(&[("Event", "Foo"), ("EventList", "complete")])));
+        assert!(!is_list_complete(&m(&[("Event", "QueueMember")])));
+        assert!(!is_list_complete(&m(&[("Event", "Complete")])));
+        // 8 bytes from the end falls inside the two-byte 'é': slicing the str
+        // there (as the first version did) panics in the link task.
+        assert!(!is_list_complete(&m(&[("Event", "xéabcdefg")])));
+        assert!(!"xéabcdefg".is_char_boundary("xéabcdefg".len() - 8));
     }
 }
