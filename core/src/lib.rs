@@ -6,6 +6,7 @@
 
 pub mod ami;
 pub mod error;
+pub mod model;
 pub mod secret;
 
 pub use error::{Error, Result};

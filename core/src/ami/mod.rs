@@ -5,6 +5,7 @@
 //! typed views over messages; [`client`] is the tokio task that owns the socket.
 
 pub mod action;
+pub mod capture;
 pub mod client;
 pub mod config;
 pub mod decoder;
@@ -19,6 +20,7 @@ mod connection;
 
 pub use action::Action;
 pub use backoff::ReconnectPolicy;
+pub use capture::{read_capture, Capture};
 pub use client::{AmiClient, LinkEvent, LinkState, Subscription};
 pub use config::{AmiConfig, AuthMethod, TlsConfig};
 pub use decoder::{Banner, DecodeError, Decoder, Frame, Limits};

@@ -1,0 +1,497 @@
+//! Calls and the connection changes that produce events. Every change of a connection goes
+//! through [`Tracker::move_conn`], which refuses transitions the state table forbids, so
+//! no handler can report an impossible sequence.
+
+use crate::model::call::{Call, Connection, Diversion};
+use crate::model::event::{Cause, Endpoint, Event, FailureReason};
+use crate::model::ids::{CallId, DeviceId};
+use crate::model::state::{ConnectionState, Party};
+
+use super::chan::{CallKey, Chan, Role, Uid};
+use super::Tracker;
+
+/// The longest Local/dial chain the tracker follows (real chains are 2 to 6 long; the
+/// bound protects against loops in corrupt input).
+const MAX_CHAIN: usize = 32;
+
+#[derive(Debug)]
+pub(super) struct CallRec {
+    pub(super) id: CallId,
+    /// Non-Local channels in the call, each one device's connection.
+    pub(super) members: Vec<Uid>,
+    pub(super) calling: Option<Uid>,
+    pub(super) answered: bool,
+    /// Whether the call's first event was reported.
+    pub(super) announced: bool,
+    pub(super) merged_into: Option<CallId>,
+    pub(super) diverted: Option<Diversion>,
+    pub(super) click_to_dial: bool,
+    pub(super) last_cause: Option<Cause>,
+    /// The queue the call waits in, if any.
+    pub(super) queue: Option<(DeviceId, ConnectionState)>,
+}
+
+impl CallRec {
+    fn new(id: CallId) -> Self {
+        CallRec {
+            id,
+            members: Vec::new(),
+            calling: None,
+            answered: false,
+            announced: false,
+            merged_into: None,
+            diverted: None,
+            click_to_dial: false,
+            last_cause: None,
+            queue: None,
+        }
+    }
+}
+
+fn endpoint(ch: &Chan) -> Option<Endpoint> {
+    Some(Endpoint { device: ch.device.clone()?, channel: ch.name.to_string() })
+}
+
+impl Tracker {
+    pub(super) fn new_call(&mut self, id: &str) -> CallKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.calls.insert(key, CallRec::new(CallId::new(id)));
+        key
+    }
+
+    /// Puts a non-Local channel into a call (as a connection in state Null).
+    pub(super) fn join(&mut self, uid: &str, key: CallKey) {
+        let Some(ch) = self.chans.get_mut(uid) else { return };
+        if ch.call == Some(key) {
+            return;
+        }
+        ch.call = Some(key);
+        if ch.is_local() {
+            return;
+        }
+        if let Some(c) = self.calls.get_mut(&key) {
+            if !c.members.iter().any(|m| &**m == uid) {
+                c.members.push(uid.into());
+            }
+        }
+    }
+
+    /// Walks up from `uid` through dialers and Local halves. Returns the first non-Local
+    /// channel above it, or else the topmost Local half (an Originate's first channel).
+    pub(super) fn chain_root(&self, uid: &str) -> (Option<Uid>, Option<Uid>) {
+        let mut cur: Option<Uid> = self.chans.get(uid).and_then(|c| c.parent.clone());
+        let mut top: Option<Uid> = None;
+        for _ in 0..MAX_CHAIN {
+            let Some(u) = cur else { break };
+            let Some(ch) = self.chans.get(&u) else { break };
+            if !ch.is_local() {
+                return (Some(u), top);
+            }
+            // From a `;2` half, continue at its `;1` half, which is what was dialed.
+            let one = match (ch.local_one, &ch.peer) {
+                (Some(false), Some(p)) => p.clone(),
+                _ => u.clone(),
+            };
+            top = Some(one.clone());
+            cur = self.chans.get(&one).and_then(|c| c.parent.clone());
+        }
+        (None, top)
+    }
+
+    /// The call of a non-Local channel, creating it when the channel is the first of its
+    /// call. `None` for Local channels and unknown ids.
+    pub(super) fn ensure_call(&mut self, uid: &str) -> Option<CallKey> {
+        let ch = self.chans.get(uid)?;
+        if ch.is_local() || ch.detached {
+            return None;
+        }
+        if let Some(k) = ch.call.filter(|k| self.calls.contains_key(k)) {
+            return Some(k);
+        }
+        let (root, top) = self.chain_root(uid);
+        if let Some(r) = root {
+            if &*r != uid {
+                let key = self.ensure_call(&r)?;
+                self.join(uid, key);
+                self.set_role(uid, Role::Called);
+                return Some(key);
+            }
+        }
+        if let Some(t) = top {
+            // Dialed by an Originate's Local channel with no phone above it: this is the
+            // user's own phone in a click-to-dial.
+            let existing = self.chans.get(&t).and_then(|c| c.call).filter(|k| self.calls.contains_key(k));
+            let key = match existing {
+                Some(k) => k,
+                None => {
+                    let id = self.chans.get(&t).map(|c| c.linkedid.to_string()).unwrap_or_default();
+                    let k = self.new_call(&id);
+                    if let Some(tc) = self.chans.get_mut(&t) {
+                        tc.call = Some(k);
+                    }
+                    k
+                }
+            };
+            let first_party =
+                self.calls.get(&key).is_some_and(|c| c.calling.is_none() && c.members.is_empty());
+            self.join(uid, key);
+            if first_party {
+                self.set_role(uid, Role::Prompt);
+                if let Some(c) = self.calls.get_mut(&key) {
+                    c.click_to_dial = true;
+                }
+            } else {
+                self.set_role(uid, Role::Called);
+            }
+            return Some(key);
+        }
+        // Nothing links it: its Linkedid does, or it starts a call of its own.
+        let ch = self.chans.get(uid)?;
+        let linked = ch.linkedid.clone();
+        if !ch.is_root() {
+            if let Some(k) =
+                self.chans.get(&*linked).and_then(|c| c.call).filter(|k| self.calls.contains_key(k))
+            {
+                self.join(uid, k);
+                self.set_role(uid, Role::Called);
+                return Some(k);
+            }
+        }
+        let key = self.new_call(&linked);
+        self.join(uid, key);
+        Some(key)
+    }
+
+    fn set_role(&mut self, uid: &str, role: Role) {
+        if let Some(ch) = self.chans.get_mut(uid) {
+            if ch.role == Role::Undecided || role != Role::Undecided {
+                ch.role = role;
+            }
+        }
+    }
+
+    /// Moves a connection to `to` if the state table allows it.
+    pub(super) fn move_conn(&mut self, uid: &str, to: ConnectionState) -> bool {
+        match self.chans.get_mut(uid) {
+            Some(ch) if ch.conn.can_become(to) => {
+                ch.conn = to;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn announce(&mut self, key: CallKey) {
+        if let Some(c) = self.calls.get_mut(&key) {
+            if !c.announced {
+                c.announced = true;
+                self.calls_total += 1;
+            }
+        }
+    }
+
+    pub(super) fn is_announced(&self, key: CallKey) -> bool {
+        self.calls.get(&key).is_some_and(|c| c.announced)
+    }
+
+    /// Who called, as shown to the parties.
+    pub(super) fn caller_of(&self, key: CallKey, uid: &str) -> Party {
+        let calling = self.calls.get(&key).and_then(|c| c.calling.clone());
+        if let Some(ch) = calling.as_deref().and_then(|c| self.chans.get(c)) {
+            return ch.caller.clone();
+        }
+        self.chans.get(uid).map(|c| c.connected.clone()).unwrap_or_default()
+    }
+
+    /// Who was called: the number the caller dialed, and the name where the PBX gave one.
+    pub(super) fn called_of(&self, key: CallKey, uid: &str) -> Party {
+        let calling = self.calls.get(&key).and_then(|c| c.calling.clone());
+        let ch = self.chans.get(uid);
+        let mut p = Party::default();
+        if let Some(cc) = calling.as_deref().and_then(|c| self.chans.get(c)) {
+            p.number = cc.exten.to_string();
+            p.name = cc.connected.name.clone();
+        }
+        if let Some(ch) = ch {
+            if ch.role == Role::Called || ch.role == Role::Prompt {
+                if p.number.is_empty() || p.number == "s" {
+                    p.number = ch.caller.number.clone();
+                }
+                if p.name.is_empty() {
+                    p.name = ch.caller.name.clone();
+                }
+            }
+        }
+        p
+    }
+
+    fn calling_device(&self, key: CallKey) -> Option<DeviceId> {
+        let calling = self.calls.get(&key)?.calling.clone()?;
+        self.chans.get(&*calling)?.device.clone()
+    }
+
+    /// The call's calling party made the call: connection Connected, `Originated`.
+    pub(super) fn originate(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(key) = self.ensure_call(uid) else { return };
+        let Some(ch) = self.chans.get(uid) else { return };
+        if ch.conn != ConnectionState::Null && ch.conn != ConnectionState::Initiated {
+            return;
+        }
+        let Some(device) = ch.device.clone() else { return };
+        if let Some(c) = self.calls.get_mut(&key) {
+            if c.calling.is_none() {
+                c.calling = Some(uid.into());
+            }
+        }
+        self.set_role(uid, Role::Calling);
+        if !self.move_conn(uid, ConnectionState::Connected) {
+            return;
+        }
+        self.announce(key);
+        let Some(ch) = self.chans.get(uid) else { return };
+        let (channel, caller) = (ch.name.to_string(), ch.caller.clone());
+        let called = Party { number: ch.exten.to_string(), ..Party::default() };
+        let call = self.calls[&key].id.clone();
+        out.push(Event::Originated {
+            call,
+            device,
+            channel,
+            state: ConnectionState::Connected,
+            caller,
+            called,
+        });
+    }
+
+    /// The click-to-dial prompt was answered: the user's phone now places the call.
+    pub(super) fn prompt_answered(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(key) = self.ensure_call(uid) else { return };
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.calling = Some(uid.into());
+            c.click_to_dial = false;
+        }
+        if let Some(ch) = self.chans.get_mut(uid) {
+            ch.role = Role::Calling;
+        }
+        if !self.move_conn(uid, ConnectionState::Connected) {
+            return;
+        }
+        self.announce(key);
+        let Some(ch) = self.chans.get(uid) else { return };
+        let Some(device) = ch.device.clone() else { return };
+        let channel = ch.name.to_string();
+        let caller = ch.caller.clone();
+        // The prompt leg shows the destination as its connected line once Asterisk dials it;
+        // until then the channel's extension is the best name for the destination.
+        let called = if !ch.connected.number.is_empty() && ch.connected.number != ch.caller.number {
+            ch.connected.clone()
+        } else {
+            Party { number: ch.exten.to_string(), ..Party::default() }
+        };
+        let call = self.calls[&key].id.clone();
+        out.push(Event::Originated {
+            call,
+            device,
+            channel,
+            state: ConnectionState::Connected,
+            caller,
+            called,
+        });
+    }
+
+    /// The call rings at this channel's device.
+    pub(super) fn deliver(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(key) = self.ensure_call(uid) else { return };
+        let Some(ch) = self.chans.get(uid) else { return };
+        if ch.delivered || ch.role == Role::Calling {
+            return;
+        }
+        let Some(device) = ch.device.clone() else { return };
+        let prompt = ch.role == Role::Prompt;
+        if !ch.conn.can_become(ConnectionState::Alerting) {
+            return;
+        }
+        self.announce(key);
+        self.move_conn(uid, ConnectionState::Alerting);
+        if let Some(ch) = self.chans.get_mut(uid) {
+            ch.delivered = true;
+        }
+        let ch = &self.chans[uid];
+        let channel = ch.name.to_string();
+        let (caller, called) = if prompt {
+            (ch.caller.clone(), Party { number: ch.exten.to_string(), ..Party::default() })
+        } else {
+            (self.caller_of(key, uid), self.called_of(key, uid))
+        };
+        let calling_device = if prompt { None } else { self.calling_device(key) };
+        let call = self.calls[&key].id.clone();
+        out.push(Event::Delivered {
+            call,
+            device,
+            channel,
+            state: ConnectionState::Alerting,
+            caller,
+            called,
+            calling_device,
+            click_to_dial: prompt,
+        });
+    }
+
+    /// This channel's device answered.
+    pub(super) fn establish(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(key) = self.ensure_call(uid) else { return };
+        let Some(ch) = self.chans.get(uid) else { return };
+        match ch.role {
+            Role::Calling => return,
+            Role::Prompt => return self.prompt_answered(uid, out),
+            _ => {}
+        }
+        if matches!(ch.conn, ConnectionState::Null | ConnectionState::Queued) && !ch.delivered {
+            // Answered without ringing first (auto-answer, or events lost): report the
+            // ringing too, so every consumer sees the same sequence.
+            self.deliver(uid, out);
+        }
+        let Some(ch) = self.chans.get(uid) else { return };
+        let Some(device) = ch.device.clone() else { return };
+        if !self.move_conn(uid, ConnectionState::Connected) {
+            return;
+        }
+        self.announce(key);
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.answered = true;
+        }
+        let channel = self.chans[uid].name.to_string();
+        let (caller, called) = (self.caller_of(key, uid), self.called_of(key, uid));
+        let calling_device = self.calling_device(key);
+        let call = self.calls[&key].id.clone();
+        out.push(Event::Established {
+            call,
+            device,
+            channel,
+            state: ConnectionState::Connected,
+            caller,
+            called,
+            calling_device,
+            click_to_dial: false,
+        });
+    }
+
+    /// The call could not reach this channel's device.
+    pub(super) fn fail(
+        &mut self,
+        uid: &str,
+        reason: FailureReason,
+        cause: Option<Cause>,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(key) = self.ensure_call(uid) else { return };
+        let Some(ch) = self.chans.get(uid) else { return };
+        let Some(device) = ch.device.clone() else { return };
+        if !self.move_conn(uid, ConnectionState::Failed) {
+            return;
+        }
+        self.announce(key);
+        let channel = self.chans[uid].name.to_string();
+        let call = self.calls[&key].id.clone();
+        out.push(Event::Failed { call, device, channel, state: ConnectionState::Failed, reason, cause });
+    }
+
+    /// The channel left its call (hung up, or moved to another call). Ends the call when it
+    /// was the last connection.
+    pub(super) fn leave(&mut self, uid: &str, cause: Option<Cause>, out: &mut Vec<Event>) {
+        let Some(key) = self.chans.get(uid).and_then(|c| c.call) else { return };
+        let Some(ch) = self.chans.get_mut(uid) else { return };
+        let previous = ch.conn;
+        ch.conn = ConnectionState::Null;
+        ch.call = None;
+        let device = ch.device.clone();
+        let channel = ch.name.to_string();
+        let Some(call) = self.calls.get_mut(&key) else { return };
+        call.members.retain(|m| &**m != uid);
+        // The call ends with the calling party's cause if it has one, else the first seen.
+        if (cause.is_some() && call.calling.as_deref() == Some(uid)) || call.last_cause.is_none() {
+            call.last_cause = cause;
+        }
+        if previous != ConnectionState::Null && call.announced {
+            if let Some(device) = device {
+                out.push(Event::ConnectionCleared {
+                    call: call.id.clone(),
+                    device,
+                    channel,
+                    state: ConnectionState::Null,
+                    previous,
+                    cause,
+                });
+            }
+        }
+        if call.members.is_empty() {
+            let cause = call.last_cause;
+            self.drop_call(key, cause, out);
+        }
+    }
+
+    /// Removes a call, reporting `CallCleared` if it was ever reported.
+    pub(super) fn drop_call(&mut self, key: CallKey, cause: Option<Cause>, out: &mut Vec<Event>) {
+        let Some(call) = self.calls.remove(&key) else { return };
+        for m in &call.members {
+            if let Some(ch) = self.chans.get_mut(m) {
+                if ch.call == Some(key) {
+                    ch.call = None;
+                    ch.conn = ConnectionState::Null;
+                }
+            }
+        }
+        if call.announced {
+            if let Some((queue, state)) = call.queue {
+                out.push(Event::ConnectionCleared {
+                    call: call.id.clone(),
+                    device: queue,
+                    channel: String::new(),
+                    state: ConnectionState::Null,
+                    previous: state,
+                    cause,
+                });
+            }
+            out.push(Event::CallCleared {
+                call: call.id,
+                cause,
+                answered: call.answered,
+                merged_into: call.merged_into,
+            });
+        }
+    }
+
+    /// The public view of a call.
+    pub(super) fn call_view(&self, c: &CallRec) -> Call {
+        let mut connections: Vec<Connection> = c
+            .members
+            .iter()
+            .filter_map(|m| self.chans.get(&**m))
+            .filter(|ch| ch.conn != ConnectionState::Null)
+            .filter_map(|ch| {
+                Some(Connection { device: ch.device.clone()?, channel: ch.name.to_string(), state: ch.conn })
+            })
+            .collect();
+        if let Some((q, s)) = &c.queue {
+            connections.push(Connection { device: q.clone(), channel: String::new(), state: *s });
+        }
+        let calling = c.calling.as_deref().and_then(|u| self.chans.get(u));
+        let caller = calling.map(|ch| ch.caller.clone()).unwrap_or_default();
+        let called =
+            calling.map(|ch| Party { number: ch.exten.to_string(), ..Party::default() }).unwrap_or_default();
+        Call {
+            id: c.id.clone(),
+            calling_device: calling.and_then(|ch| ch.device.clone()),
+            caller,
+            called,
+            connections,
+            answered: c.answered,
+            diverted: c.diverted.clone(),
+            click_to_dial: c.click_to_dial,
+        }
+    }
+
+    pub(super) fn endpoint_of(&self, uid: &str) -> Option<Endpoint> {
+        self.chans.get(uid).and_then(endpoint)
+    }
+}

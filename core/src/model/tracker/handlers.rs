@@ -1,0 +1,708 @@
+//! One handler per AMI event the model uses. Each reads what it needs, tolerates missing
+//! fields and unknown channels, and pushes the normalized events it causes.
+
+use crate::ami::Message;
+use crate::model::event::{Cause, Event, FailureReason};
+use crate::model::state::{clean, ConnectionState};
+
+use super::chan::{local_peer_name, parse_cause, Chan, DialOutcome, Role, Uid, BUSY, RING, RINGING, UP};
+use super::Tracker;
+
+/// The most channels one bridge (or one walk through bridges) is followed for.
+const MAX_BRIDGE: usize = 256;
+
+/// The AMI events the tracker reacts to; everything else costs one lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Newchannel,
+    Newstate,
+    NewCallerid,
+    NewConnectedLine,
+    DialBegin,
+    DialEnd,
+    /// Asterisk 1.4 to 11: `Dial` with `SubEvent: Begin/End` (or no SubEvent in 1.4).
+    Dial,
+    BridgeEnter,
+    BridgeLeave,
+    /// Asterisk 1.4 to 11: `Link`, `Unlink`, `Bridge`.
+    Link,
+    Unlink,
+    Bridge,
+    LocalBridge,
+    Hangup,
+    Rename,
+    Masquerade,
+    BlindTransfer,
+    AttendedTransfer,
+    Hold,
+    Unhold,
+    Pickup,
+    QueueCallerJoin,
+    QueueCallerLeave,
+    QueueCallerAbandon,
+    ExtensionStatus,
+    DeviceStateChange,
+    PresenceStateChange,
+    UserEvent,
+}
+
+const KINDS: &[(&str, Kind)] = &[
+    ("Newchannel", Kind::Newchannel),
+    ("Newstate", Kind::Newstate),
+    ("NewCallerid", Kind::NewCallerid),
+    ("NewConnectedLine", Kind::NewConnectedLine),
+    ("DialBegin", Kind::DialBegin),
+    ("DialEnd", Kind::DialEnd),
+    ("Dial", Kind::Dial),
+    ("BridgeEnter", Kind::BridgeEnter),
+    ("BridgeLeave", Kind::BridgeLeave),
+    ("Link", Kind::Link),
+    ("Unlink", Kind::Unlink),
+    ("Bridge", Kind::Bridge),
+    ("LocalBridge", Kind::LocalBridge),
+    ("Hangup", Kind::Hangup),
+    ("Rename", Kind::Rename),
+    ("Masquerade", Kind::Masquerade),
+    ("BlindTransfer", Kind::BlindTransfer),
+    ("AttendedTransfer", Kind::AttendedTransfer),
+    ("Hold", Kind::Hold),
+    ("Unhold", Kind::Unhold),
+    ("MusicOnHoldStart", Kind::Hold),
+    ("MusicOnHoldStop", Kind::Unhold),
+    ("Pickup", Kind::Pickup),
+    ("QueueCallerJoin", Kind::QueueCallerJoin),
+    ("Join", Kind::QueueCallerJoin),
+    ("QueueCallerLeave", Kind::QueueCallerLeave),
+    ("Leave", Kind::QueueCallerLeave),
+    ("QueueCallerAbandon", Kind::QueueCallerAbandon),
+    ("ExtensionStatus", Kind::ExtensionStatus),
+    ("DeviceStateChange", Kind::DeviceStateChange),
+    ("PresenceStateChange", Kind::PresenceStateChange),
+    ("UserEvent", Kind::UserEvent),
+];
+
+fn kind_of(name: &str) -> Option<Kind> {
+    let name = name.trim();
+    KINDS.iter().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name)).map(|(_, k)| *k)
+}
+
+pub(super) fn dispatch(t: &mut Tracker, msg: &Message, out: &mut Vec<Event>) {
+    let Some(name) = msg.event() else { return };
+    let Some(kind) = kind_of(name) else { return };
+    match kind {
+        Kind::Newchannel => t.on_newchannel(msg, out),
+        Kind::Newstate => t.on_newstate(msg, out),
+        Kind::NewCallerid => t.on_callerid(msg),
+        Kind::NewConnectedLine => t.on_connected_line(msg),
+        Kind::DialBegin => t.on_dial_begin(msg, "", "Dest", out),
+        Kind::DialEnd => t.on_dial_end(msg, "Dest", out),
+        Kind::Dial => t.on_legacy_dial(msg, out),
+        Kind::BridgeEnter => t.on_bridge_enter(msg, out),
+        Kind::BridgeLeave => t.on_bridge_leave(msg),
+        Kind::Link => t.on_link(msg, out),
+        Kind::Unlink => {}
+        Kind::Bridge => {
+            let state = msg.get("Bridgestate").map(str::trim).unwrap_or("Link");
+            if state.eq_ignore_ascii_case("Link") {
+                t.on_link(msg, out);
+            }
+        }
+        Kind::LocalBridge => t.on_local_bridge(msg),
+        Kind::Hangup => t.on_hangup(msg, out),
+        Kind::Rename => t.on_rename(msg),
+        Kind::Masquerade => t.on_masquerade(msg, out),
+        Kind::BlindTransfer => t.on_blind_transfer(msg, out),
+        Kind::AttendedTransfer => t.on_attended_transfer(msg, out),
+        Kind::Hold => t.on_hold(msg, true, out),
+        Kind::Unhold => t.on_hold(msg, false, out),
+        Kind::Pickup => t.on_pickup_event(msg, out),
+        Kind::QueueCallerJoin => t.on_queue_join(msg, out),
+        Kind::QueueCallerLeave | Kind::QueueCallerAbandon => t.on_queue_leave(msg, out),
+        Kind::ExtensionStatus => t.on_extension_status(msg, out),
+        Kind::DeviceStateChange => t.on_device_state_change(msg, out),
+        Kind::PresenceStateChange => t.on_presence(msg, out),
+        Kind::UserEvent => t.on_user_event(msg, out),
+    }
+}
+
+impl Tracker {
+    /// The uniqueid of the channel an event is about: `<prefix>Uniqueid`, else the channel
+    /// named by `<prefix>Channel`.
+    pub(super) fn uid_of(&self, msg: &Message, prefix: &str) -> Option<Uid> {
+        let mut key = String::with_capacity(prefix.len() + 9);
+        key.push_str(prefix);
+        key.push_str("Uniqueid");
+        if let Some(u) = msg.get(&key).map(str::trim).filter(|u| !u.is_empty()) {
+            return Some(u.into());
+        }
+        key.truncate(prefix.len());
+        key.push_str("Channel");
+        let name = msg.get(&key)?.trim();
+        self.by_name.get(name).cloned()
+    }
+
+    /// Finds or creates the channel an event is about, so that a lost `Newchannel` does not
+    /// lose the call.
+    pub(super) fn touch(&mut self, msg: &Message, prefix: &str) -> Option<Uid> {
+        let mut key = String::with_capacity(prefix.len() + 9);
+        key.push_str(prefix);
+        key.push_str("Uniqueid");
+        let uid = msg.get(&key).map(str::trim).filter(|u| !u.is_empty()).map(Box::<str>::from);
+        key.truncate(prefix.len());
+        key.push_str("Channel");
+        let name = msg.get(&key).map(str::trim).filter(|n| !n.is_empty());
+        let uid = match (uid, name) {
+            (Some(u), _) => u,
+            (None, Some(n)) => self.by_name.get(n).cloned().unwrap_or_else(|| n.into()),
+            (None, None) => return None,
+        };
+        if !self.chans.contains_key(&uid) {
+            let name = name.unwrap_or(&uid).to_owned();
+            self.insert_chan(Chan::new(&uid, &name));
+            if let Some(ch) = self.chans.get_mut(&uid) {
+                ch.update_from(msg, prefix);
+            }
+            self.pair_local(&uid);
+        }
+        Some(uid)
+    }
+
+    pub(super) fn insert_chan(&mut self, ch: Chan) {
+        while self.chans.len() >= self.limits.max_channels {
+            let Some(old) = self.order.pop_front() else { break };
+            let mut sink = Vec::new();
+            self.forget(&old, &mut sink);
+        }
+        self.by_name.insert(ch.name.clone(), ch.uid.clone());
+        self.order.push_back(ch.uid.clone());
+        self.chans.insert(ch.uid.clone(), ch);
+    }
+
+    /// Removes a channel that hung up (after its connection left the call).
+    fn forget(&mut self, uid: &str, out: &mut Vec<Event>) {
+        self.leave(uid, None, out);
+        self.leave_bridge(uid);
+        if let Some(ch) = self.chans.remove(uid) {
+            if self.by_name.get(&*ch.name).is_some_and(|u| &**u == uid) {
+                self.by_name.remove(&*ch.name);
+            }
+            if let Some(p) = ch.peer.as_deref().and_then(|p| self.chans.get_mut(p)) {
+                p.peer = None;
+            }
+        }
+        if self.order.len() > self.chans.len() * 2 + 64 {
+            let chans = &self.chans;
+            self.order.retain(|u| chans.contains_key(u));
+        }
+    }
+
+    pub(super) fn pair_local(&mut self, uid: &str) {
+        let Some(ch) = self.chans.get(uid) else { return };
+        if !ch.is_local() || ch.peer.is_some() {
+            return;
+        }
+        let Some(peer_name) = local_peer_name(&ch.name) else { return };
+        let Some(peer) = self.by_name.get(peer_name.as_str()).cloned() else { return };
+        if &*peer == uid {
+            return;
+        }
+        if let Some(p) = self.chans.get_mut(&peer) {
+            p.peer = Some(uid.into());
+        }
+        if let Some(c) = self.chans.get_mut(uid) {
+            c.peer = Some(peer);
+        }
+    }
+
+    fn on_newchannel(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let Some(uid) = self.touch(msg, "") else { return };
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            ch.update_from(msg, "");
+        }
+        self.on_state(&uid, out);
+    }
+
+    fn on_newstate(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let Some(uid) = self.touch(msg, "") else { return };
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            ch.update_from(msg, "");
+        }
+        self.on_state(&uid, out);
+    }
+
+    /// Reacts to the channel's current Asterisk state.
+    pub(super) fn on_state(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(ch) = self.chans.get(uid) else { return };
+        if ch.is_local() {
+            return;
+        }
+        let (state, role, has_parent, root) = (ch.state, ch.role, ch.parent.is_some(), ch.is_root());
+        match state {
+            RING if !has_parent && role != Role::Called && role != Role::Prompt => {
+                self.start_calling(uid, out);
+            }
+            RINGING => {
+                if role == Role::Undecided && !has_parent && root {
+                    // Rung with nothing dialing it: an Originate rings the user's phone.
+                    if let Some(key) = self.ensure_call(uid) {
+                        if let Some(ch) = self.chans.get_mut(uid) {
+                            ch.role = Role::Prompt;
+                        }
+                        if let Some(c) = self.calls.get_mut(&key) {
+                            c.click_to_dial = true;
+                        }
+                    }
+                }
+                if self.chans.get(uid).is_some_and(|c| c.role != Role::Calling) {
+                    self.deliver(uid, out);
+                }
+            }
+            UP => match role {
+                Role::Calling => self.originate(uid, out),
+                Role::Prompt => self.prompt_answered(uid, out),
+                Role::Called => self.bridged(uid, out),
+                Role::Undecided => {
+                    if !has_parent && root {
+                        self.start_calling(uid, out);
+                    } else if !has_parent {
+                        // Joined by Linkedid only (events lost, or Asterisk 1.4): ringing
+                        // is implied.
+                        self.ensure_call(uid);
+                    }
+                }
+            },
+            BUSY if role == Role::Called || role == Role::Prompt => {
+                self.fail(uid, FailureReason::Busy, Some(Cause::USER_BUSY), out);
+            }
+            _ => {}
+        }
+    }
+
+    /// A channel with nothing dialing it that is dialing out: it places its own call.
+    fn start_calling(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(ch) = self.chans.get(uid) else { return };
+        if ch.call.is_none() && !ch.is_root() {
+            // Its Linkedid names another call, but a dialing channel is a caller: give it a
+            // call of its own rather than joining that one as a party.
+            let own = ch.uid.to_string();
+            let key = self.new_call(&own);
+            self.join(uid, key);
+        }
+        if let Some(ch) = self.chans.get_mut(uid) {
+            ch.role = Role::Calling;
+        }
+        self.originate(uid, out);
+    }
+
+    fn on_callerid(&mut self, msg: &Message) {
+        let Some(uid) = self.uid_of(msg, "") else { return };
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            if let Some(n) = msg.get_lossy("CallerIDNum").or_else(|| msg.get_lossy("CallerID")) {
+                ch.caller.number = clean(&n).to_owned();
+            }
+            if let Some(n) = msg.get_lossy("CallerIDName") {
+                ch.caller.name = clean(&n).to_owned();
+            }
+            if let Some(p) = msg.get("CID-CallingPres") {
+                ch.set_calling_pres(p);
+            }
+        }
+    }
+
+    fn on_connected_line(&mut self, msg: &Message) {
+        let Some(uid) = self.uid_of(msg, "") else { return };
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            if let Some(n) = msg.get_lossy("ConnectedLineNum") {
+                ch.connected.number = clean(&n).to_owned();
+            }
+            if let Some(n) = msg.get_lossy("ConnectedLineName") {
+                ch.connected.name = clean(&n).to_owned();
+            }
+        }
+    }
+
+    /// `src_prefix`/`dst_prefix` select the field names: `Channel`/`DestChannel` (13+) or
+    /// `Src`/`Dest` forms of the older `Dial`.
+    fn on_dial_begin(&mut self, msg: &Message, src_prefix: &str, dst_prefix: &str, out: &mut Vec<Event>) {
+        let src = self.touch(msg, src_prefix);
+        let Some(dst) = self.touch(msg, dst_prefix) else { return };
+        if let Some(ch) = self.chans.get_mut(&dst) {
+            ch.update_from(msg, dst_prefix);
+        }
+        self.link_dial(src, &dst, out);
+    }
+
+    pub(super) fn link_dial(&mut self, src: Option<Uid>, dst: &str, out: &mut Vec<Event>) {
+        if let Some(src) = src.as_deref().filter(|s| *s != dst) {
+            if self.creates_cycle(src, dst) {
+                return;
+            }
+            if let Some(ch) = self.chans.get_mut(dst) {
+                ch.parent = Some(src.into());
+            }
+        }
+        let Some(ch) = self.chans.get(dst) else { return };
+        if ch.is_local() {
+            return;
+        }
+        if ch.role == Role::Calling && ch.call.is_some() {
+            // Dialing a channel that already placed its own call: a pickup (the picker
+            // dialed a code, and Asterisk now connects it to the ringing call).
+            self.pickup(dst, None, out);
+            return;
+        }
+        if ch.role == Role::Undecided || ch.role == Role::Called {
+            if let Some(c) = self.chans.get_mut(dst) {
+                c.role = Role::Called;
+            }
+        }
+        self.ensure_call(dst);
+        match self.chans.get(dst).map(|c| c.state) {
+            Some(RINGING) => self.deliver(dst, out),
+            Some(UP) => self.bridged(dst, out),
+            _ => {}
+        }
+    }
+
+    fn creates_cycle(&self, src: &str, dst: &str) -> bool {
+        let mut cur = Some(src);
+        for _ in 0..64 {
+            let Some(u) = cur else { return false };
+            if u == dst {
+                return true;
+            }
+            let ch = self.chans.get(u);
+            let next = ch.and_then(|c| match (c.local_one, &c.peer) {
+                (Some(false), Some(p)) => self.chans.get(&**p).and_then(|pc| pc.parent.as_deref()),
+                _ => c.parent.as_deref(),
+            });
+            cur = next;
+        }
+        true
+    }
+
+    fn on_dial_end(&mut self, msg: &Message, dst_prefix: &str, out: &mut Vec<Event>) {
+        let Some(dst) = self.uid_of(msg, dst_prefix) else { return };
+        let status = msg.get("DialStatus").unwrap_or("").trim();
+        let outcome = if status.eq_ignore_ascii_case("ANSWER") {
+            DialOutcome::Answer
+        } else if let Some(r) = FailureReason::from_dial_status(status) {
+            DialOutcome::Failed(r)
+        } else {
+            DialOutcome::Cancel
+        };
+        let Some(ch) = self.chans.get_mut(&dst) else { return };
+        ch.dial_end = Some(outcome);
+        if ch.is_local() || ch.call.is_none() {
+            return;
+        }
+        if let DialOutcome::Failed(reason) = outcome {
+            if matches!(ch.conn, ConnectionState::Null | ConnectionState::Alerting)
+                && ch.role != Role::Calling
+            {
+                self.fail(&dst, reason, None, out);
+            }
+        }
+    }
+
+    fn on_legacy_dial(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let sub = msg.get("SubEvent").map(str::trim).unwrap_or("Begin");
+        if sub.eq_ignore_ascii_case("End") {
+            // Asterisk 11 names only the caller; the destination is the channel it dialed.
+            let Some(src) = self.uid_of(msg, "") else { return };
+            let status = msg.get("DialStatus").unwrap_or("").trim();
+            let dst: Vec<Uid> = self
+                .chans
+                .values()
+                .filter(|c| c.parent.as_deref() == Some(&*src))
+                .map(|c| c.uid.clone())
+                .collect();
+            for d in dst {
+                if let Some(reason) = FailureReason::from_dial_status(status) {
+                    if let Some(ch) = self.chans.get_mut(&d) {
+                        ch.dial_end = Some(DialOutcome::Failed(reason));
+                    }
+                    if self.chans.get(&d).is_some_and(|c| !c.is_local() && c.call.is_some()) {
+                        self.fail(&d, reason, None, out);
+                    }
+                }
+            }
+            return;
+        }
+        // 1.8/11: Channel/UniqueID -> Destination/DestUniqueID; 1.4: Source/SrcUniqueID.
+        let src = msg
+            .get("UniqueID")
+            .or_else(|| msg.get("SrcUniqueID"))
+            .map(|u| Box::<str>::from(u.trim()))
+            .or_else(|| {
+                msg.get("Channel")
+                    .or_else(|| msg.get("Source"))
+                    .and_then(|n| self.by_name.get(n.trim()).cloned())
+            });
+        let dst_uid = msg.get("DestUniqueID").map(|u| Box::<str>::from(u.trim()));
+        let dst_name = msg.get("Destination").map(str::trim);
+        let dst = match (dst_uid, dst_name) {
+            (Some(u), name) => {
+                if !self.chans.contains_key(&u) {
+                    self.insert_chan(Chan::new(&u, name.unwrap_or(&u)));
+                    self.pair_local(&u);
+                }
+                u
+            }
+            (None, Some(n)) => match self.by_name.get(n).cloned() {
+                Some(u) => u,
+                None => return,
+            },
+            (None, None) => return,
+        };
+        self.link_dial(src, &dst, out);
+    }
+
+    fn on_bridge_enter(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let Some(uid) = self.touch(msg, "") else { return };
+        let bridge = msg.get("BridgeUniqueid").map(str::trim).unwrap_or("");
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            ch.update_from(msg, "");
+        }
+        self.enter_bridge(&uid, bridge);
+        self.bridged(&uid, out);
+    }
+
+    fn enter_bridge(&mut self, uid: &str, bridge: &str) {
+        self.leave_bridge(uid);
+        let Some(ch) = self.chans.get_mut(uid) else { return };
+        ch.bridge = Some(bridge.into());
+        let members = self.bridges.entry(bridge.into()).or_default();
+        if members.len() < MAX_BRIDGE {
+            members.push(uid.into());
+        }
+    }
+
+    pub(super) fn leave_bridge(&mut self, uid: &str) {
+        let Some(ch) = self.chans.get_mut(uid) else { return };
+        let Some(b) = ch.bridge.take() else { return };
+        ch.prev_bridge = Some(b.clone());
+        if let Some(m) = self.bridges.get_mut(&b) {
+            m.retain(|u| &**u != uid);
+            if m.is_empty() {
+                self.bridges.remove(&b);
+            }
+        }
+    }
+
+    /// The non-Local channels that hear `uid`: across its bridge, and through Local
+    /// halves to the bridges beyond them.
+    pub(super) fn component(&self, uid: &str) -> Vec<Uid> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut stack: Vec<&str> = vec![uid];
+        let mut parties = Vec::new();
+        while let Some(u) = stack.pop() {
+            if seen.len() >= MAX_BRIDGE || seen.contains(&u) {
+                continue;
+            }
+            seen.push(u);
+            let Some(ch) = self.chans.get(u) else { continue };
+            if ch.is_local() {
+                if let Some(p) = ch.peer.as_deref() {
+                    stack.push(p);
+                }
+            } else {
+                parties.push(ch.uid.clone());
+            }
+            if let Some(members) = ch.bridge.as_deref().and_then(|b| self.bridges.get(b)) {
+                stack.extend(members.iter().map(|m| &**m));
+            }
+        }
+        parties
+    }
+
+    /// A channel entered a bridge: every answered party that now hears another party of
+    /// its call is connected (Local channels in between are only plumbing).
+    fn bridged(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let parties = self.component(uid);
+        if parties.len() < 2 {
+            return;
+        }
+        for p in &parties {
+            let Some(ch) = self.chans.get(&**p) else { continue };
+            if ch.state != UP || matches!(ch.conn, ConnectionState::Connected | ConnectionState::Held) {
+                continue;
+            }
+            if !matches!(ch.role, Role::Called | Role::Prompt | Role::Undecided) {
+                continue;
+            }
+            let Some(key) = self.ensure_call(p) else { continue };
+            let hears_party = parties.iter().any(|o| {
+                o != p && self.chans.get(&**o).is_some_and(|c| c.call == Some(key) && !c.is_local())
+            });
+            if hears_party {
+                self.establish(p, out);
+            }
+        }
+    }
+
+    fn on_bridge_leave(&mut self, msg: &Message) {
+        let Some(uid) = self.uid_of(msg, "") else { return };
+        self.leave_bridge(&uid);
+    }
+
+    /// Asterisk 1.4 `Link` and 1.8/11 `Bridge`: two channels talk.
+    fn on_link(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let bridge =
+            format!("link:{}", msg.get("Uniqueid1").or_else(|| msg.get("Channel1")).unwrap_or("").trim());
+        let mut last = None;
+        for i in ["1", "2"] {
+            let uid = msg.get(&format!("Uniqueid{i}")).map(|u| Box::<str>::from(u.trim())).or_else(|| {
+                msg.get(&format!("Channel{i}")).and_then(|n| self.by_name.get(n.trim()).cloned())
+            });
+            let Some(uid) = uid else { continue };
+            if let Some(ch) = self.chans.get_mut(&uid) {
+                // 1.4 does not always report Up before Link; talking implies it.
+                ch.state = UP;
+            }
+            self.enter_bridge(&uid, &bridge);
+            last = Some(uid);
+        }
+        if let Some(uid) = last {
+            self.bridged(&uid, out);
+        }
+    }
+
+    fn on_local_bridge(&mut self, msg: &Message) {
+        let one = self.touch(msg, "LocalOne");
+        let two = self.touch(msg, "LocalTwo");
+        if let (Some(one), Some(two)) = (one, two) {
+            if one == two {
+                return;
+            }
+            if let Some(c) = self.chans.get_mut(&one) {
+                c.peer = Some(two.clone());
+                c.local_one = Some(true);
+            }
+            if let Some(c) = self.chans.get_mut(&two) {
+                c.peer = Some(one);
+                c.local_one = Some(false);
+            }
+        }
+    }
+
+    fn on_hangup(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let Some(uid) = self.uid_of(msg, "") else { return };
+        let cause = parse_cause(msg);
+        if let Some(ch) = self.chans.get(&uid) {
+            let unanswered = matches!(ch.conn, ConnectionState::Null | ConnectionState::Alerting);
+            if !ch.is_local() && ch.call.is_some() && unanswered && ch.role != Role::Calling {
+                let failed = match (ch.dial_end, cause) {
+                    (Some(DialOutcome::Failed(_)), _) | (Some(DialOutcome::Cancel), _) => None,
+                    (_, Some(c)) => match FailureReason::from_cause(c) {
+                        FailureReason::Other => None,
+                        r => Some(r),
+                    },
+                    _ => None,
+                };
+                if let Some(reason) = failed {
+                    self.fail(&uid, reason, cause, out);
+                }
+            }
+        }
+        self.leave(&uid, cause, out);
+        let mut sink = Vec::new();
+        self.forget(&uid, &mut sink);
+        out.append(&mut sink);
+    }
+
+    fn on_rename(&mut self, msg: &Message) {
+        let old = msg.get("Oldname").or_else(|| msg.get("Channel")).map(str::trim);
+        let Some(new) = msg.get("Newname").map(str::trim) else { return };
+        let uid = msg
+            .get("Uniqueid")
+            .map(|u| Box::<str>::from(u.trim()))
+            .or_else(|| old.and_then(|o| self.by_name.get(o).cloned()));
+        let Some(uid) = uid else { return };
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            let old_name = std::mem::replace(&mut ch.name, new.into());
+            if self.by_name.get(&*old_name).is_some_and(|u| *u == uid) {
+                self.by_name.remove(&*old_name);
+            }
+            self.by_name.insert(new.into(), uid);
+        }
+    }
+
+    /// Asterisk 1.4-11: the `Clone` channel's call continues on the `Original` channel;
+    /// the clone is renamed `<ZOMBIE>` and hung up.
+    fn on_masquerade(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let clone = msg.get("Clone").and_then(|n| self.by_name.get(n.trim()).cloned());
+        let original = msg.get("Original").and_then(|n| self.by_name.get(n.trim()).cloned());
+        let (Some(clone), Some(original)) = (clone, original) else { return };
+        if clone == original {
+            return;
+        }
+        let Some(key) = self.chans.get(&clone).and_then(|c| c.call) else { return };
+        let Some(orig) = self.chans.get(&original) else { return };
+        if orig.call == Some(key) || orig.is_local() {
+            return;
+        }
+        // The original takes the clone's place: leave its old call, take the clone's role.
+        let (role, conn, delivered) = match self.chans.get(&clone) {
+            Some(c) => (c.role, c.conn, c.delivered),
+            None => return,
+        };
+        self.leave(&original, None, out);
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.members.retain(|m| *m != clone);
+            if c.calling.as_deref() == Some(&*clone) {
+                c.calling = Some(original.clone());
+            }
+            c.members.push(original.clone());
+        }
+        if let Some(c) = self.chans.get_mut(&clone) {
+            c.call = None;
+            c.conn = ConnectionState::Null;
+        }
+        if let Some(o) = self.chans.get_mut(&original) {
+            o.call = Some(key);
+            o.role = role;
+            o.conn = conn;
+            o.delivered = delivered;
+        }
+    }
+
+    fn on_hold(&mut self, msg: &Message, hold: bool, out: &mut Vec<Event>) {
+        let Some(uid) = self.uid_of(msg, "") else { return };
+        let Some(ch) = self.chans.get(&uid) else { return };
+        let (Some(key), Some(device)) = (ch.call, ch.device.clone()) else { return };
+        if !self.is_announced(key) {
+            return;
+        }
+        let to = if hold { ConnectionState::Held } else { ConnectionState::Connected };
+        if !self.move_conn(&uid, to) {
+            return;
+        }
+        let channel = self.chans[&uid].name.to_string();
+        let call = self.calls[&key].id.clone();
+        out.push(if hold {
+            Event::Held { call, device, channel, state: to }
+        } else {
+            Event::Retrieved { call, device, channel, state: to }
+        });
+    }
+
+    fn on_user_event(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let name = msg.get_lossy("UserEvent").map(|n| n.trim().to_owned()).unwrap_or_default();
+        if name.eq_ignore_ascii_case("ctilink-forward") {
+            self.on_forward_event(msg, out);
+            return;
+        }
+        let call = self.uid_of(msg, "").and_then(|u| self.call_id_of(&u));
+        let fields = msg
+            .fields()
+            .filter(|(k, _)| {
+                !k.eq_ignore_ascii_case("Event")
+                    && !k.eq_ignore_ascii_case("Privilege")
+                    && !k.eq_ignore_ascii_case("UserEvent")
+            })
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        out.push(Event::UserEvent { name, call, fields });
+    }
+}

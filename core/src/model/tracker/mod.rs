@@ -1,0 +1,159 @@
+//! The call-state machine: AMI events in, model updates and normalized events out.
+//!
+//! The tracker keeps a table of PBX channels and groups them into calls. A non-Local
+//! channel in a call is one device's connection; Local channels only link the chain of
+//! dials (`Local/...;1` dials, `;2` runs the dialplan), so a call is found by walking up
+//! `DialBegin` links through Local halves to the channel that placed it, or, when nothing
+//! links a channel, by its `Linkedid`. Each handler below reacts to one AMI event and
+//! pushes the normalized events it causes, in order.
+
+mod calls;
+mod chan;
+mod devices;
+mod handlers;
+mod resync;
+mod transfer;
+
+use std::collections::HashMap;
+
+use crate::ami::Message;
+use crate::model::call::Call;
+use crate::model::device::Device;
+use crate::model::event::Event;
+use crate::model::ids::{CallId, DeviceId};
+
+use calls::CallRec;
+use chan::{CallKey, Chan, Uid};
+
+pub use resync::ResyncLists;
+
+/// Bounds on what the tracker holds, so that a PBX that never sends `Hangup` (or a
+/// capture cut in the middle) cannot grow memory without limit. When a table is full, the
+/// oldest entry is dropped (a call is reported cleared) to make room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrackerLimits {
+    /// Channels tracked at once (default 200,000).
+    pub max_channels: usize,
+    /// Devices tracked (default 100,000).
+    pub max_devices: usize,
+}
+
+impl Default for TrackerLimits {
+    fn default() -> Self {
+        TrackerLimits { max_channels: 200_000, max_devices: 100_000 }
+    }
+}
+
+/// Devices and calls at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Snapshot {
+    pub devices: Vec<Device>,
+    pub calls: Vec<Call>,
+}
+
+/// The call-state machine. Feed it every AMI event with [`apply`](Tracker::apply).
+#[derive(Debug, Default)]
+pub struct Tracker {
+    chans: HashMap<Uid, Chan>,
+    /// Channel name to uniqueid, for events that name channels only (Asterisk 1.4,
+    /// `Masquerade`) and to pair Local halves.
+    by_name: HashMap<Box<str>, Uid>,
+    calls: HashMap<CallKey, CallRec>,
+    /// Bridge id to the channels in it (Local halves included).
+    bridges: HashMap<Box<str>, Vec<Uid>>,
+    /// Creation order of channels, to evict the oldest when full.
+    order: std::collections::VecDeque<Uid>,
+    devices: HashMap<DeviceId, Device>,
+    next_key: CallKey,
+    limits: TrackerLimits,
+    calls_total: u64,
+}
+
+impl Tracker {
+    /// A tracker with the default limits.
+    pub fn new() -> Self {
+        Self::with_limits(TrackerLimits::default())
+    }
+
+    /// A tracker with the given limits.
+    pub fn with_limits(limits: TrackerLimits) -> Self {
+        Tracker { limits, next_key: 1, ..Tracker::default() }
+    }
+
+    /// Applies one AMI message and returns the normalized events it causes. Responses,
+    /// actions and events the model does not use are ignored. Never panics on any input.
+    pub fn apply(&mut self, msg: &Message) -> Vec<Event> {
+        let mut out = Vec::new();
+        self.apply_into(msg, &mut out);
+        out
+    }
+
+    /// Like [`apply`](Self::apply), appending to `out` (no allocation for ignored events).
+    pub fn apply_into(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        handlers::dispatch(self, msg, out);
+    }
+
+    /// The calls now, in no particular order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.values().filter(|c| c.announced).map(|c| self.call_view(c)).collect()
+    }
+
+    /// One call by id.
+    pub fn call(&self, id: &str) -> Option<Call> {
+        self.calls.values().find(|c| c.announced && c.id.as_str() == id).map(|c| self.call_view(c))
+    }
+
+    /// The devices seen so far.
+    pub fn devices(&self) -> Vec<Device> {
+        let mut v: Vec<Device> = self.devices.values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// One device by id (`100`).
+    pub fn device(&self, id: &str) -> Option<&Device> {
+        self.devices.get(id)
+    }
+
+    /// Devices and calls, sorted by id.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut calls = self.calls();
+        calls.sort_by(|a, b| a.id.cmp(&b.id));
+        Snapshot { devices: self.devices(), calls }
+    }
+
+    /// Number of calls open now.
+    pub fn open_calls(&self) -> usize {
+        self.calls.values().filter(|c| c.announced).count()
+    }
+
+    /// Number of calls reported since the tracker was created.
+    pub fn calls_total(&self) -> u64 {
+        self.calls_total
+    }
+
+    /// Number of PBX channels tracked now (Local halves included).
+    pub fn channels(&self) -> usize {
+        self.chans.len()
+    }
+
+    /// Ends every call as if the PBX had hung them all up, e.g. when the application gives
+    /// up on a PBX for good. Returns the `CallCleared` events.
+    pub fn clear_all(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        let mut keys: Vec<CallKey> = self.calls.keys().copied().collect();
+        keys.sort_unstable();
+        for k in keys {
+            self.drop_call(k, None, &mut out);
+        }
+        self.chans.clear();
+        self.by_name.clear();
+        self.order.clear();
+        out
+    }
+
+    fn call_id_of(&self, uid: &str) -> Option<CallId> {
+        let key = self.chans.get(uid)?.call?;
+        self.calls.get(&key).map(|c| c.id.clone())
+    }
+}

@@ -1,0 +1,267 @@
+//! Rebuilding the model from the PBX's lists after (re)connect.
+//!
+//! While the link is down, calls end and start without us. On reconnect the session asks
+//! for `CoreShowChannels`, `ExtensionStateList` and `DeviceStateList`; [`Tracker::resync`]
+//! builds the model those lists describe and reports the difference as ordinary events
+//! (`ConnectionCleared`/`CallCleared` for calls that are gone, `Originated`/`Delivered`/
+//! `Established` for calls found) followed by `Resynced`, so no consumer keeps a ghost.
+
+use std::collections::HashMap;
+
+use crate::ami::Message;
+use crate::model::event::Event;
+use crate::model::ids::CallId;
+use crate::model::state::ConnectionState;
+
+use super::chan::{Chan, Role, Uid, RING, RINGING, UP};
+use super::Tracker;
+
+/// The items of the three lists, as the link collected them.
+#[derive(Clone, Debug, Default)]
+pub struct ResyncLists {
+    /// `CoreShowChannel` events.
+    pub channels: Vec<Message>,
+    /// `ExtensionStatus` events of `ExtensionStateList`.
+    pub extensions: Vec<Message>,
+    /// `DeviceStateChange` events of `DeviceStateList`.
+    pub devices: Vec<Message>,
+}
+
+/// `systemname-1529936170.42` sorts by (1529936170, 42).
+fn uid_order(uid: &str) -> (u64, u64) {
+    let tail = uid.rsplit('-').next().unwrap_or(uid);
+    let (a, b) = tail.split_once('.').unwrap_or((tail, "0"));
+    (a.parse().unwrap_or(u64::MAX), b.parse().unwrap_or(u64::MAX))
+}
+
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.0[rb] = ra;
+        }
+    }
+}
+
+impl Tracker {
+    /// Replaces the model with what the lists describe and returns the events that bring a
+    /// consumer from the old model to the new one, ending with `Resynced`.
+    pub fn resync(&mut self, lists: &ResyncLists) -> Vec<Event> {
+        let mut out = Vec::new();
+        let mut fresh = Tracker::with_limits(self.limits);
+        fresh.next_key = self.next_key;
+
+        // Channels, in creation order.
+        let mut items: Vec<&Message> =
+            lists.channels.iter().filter(|m| m.get("Uniqueid").is_some()).collect();
+        items.sort_by_key(|m| uid_order(m.get("Uniqueid").unwrap_or("")));
+        for m in &items {
+            let Some(uid) = m.get("Uniqueid").map(str::trim) else { continue };
+            let name = m.get("Channel").map(str::trim).unwrap_or(uid);
+            if fresh.chans.contains_key(uid) || fresh.chans.len() >= fresh.limits.max_channels {
+                continue;
+            }
+            let mut ch = Chan::new(uid, name);
+            ch.update_from(m, "");
+            if let Some(b) = m.get("BridgeId").map(str::trim).filter(|b| !b.is_empty()) {
+                ch.bridge = Some(b.into());
+            }
+            fresh.insert_chan(ch);
+        }
+        let uids: Vec<Uid> = fresh.order.iter().cloned().collect();
+        for u in &uids {
+            fresh.pair_local(u);
+        }
+
+        // Group channels into calls: same Linkedid, same bridge, or two halves of a Local.
+        let index: HashMap<&str, usize> = uids.iter().enumerate().map(|(i, u)| (&**u, i)).collect();
+        let mut uf = UnionFind((0..uids.len()).collect());
+        let mut by_linked: HashMap<&str, usize> = HashMap::new();
+        let mut by_bridge: HashMap<&str, usize> = HashMap::new();
+        for (i, u) in uids.iter().enumerate() {
+            let ch = &fresh.chans[u];
+            if let Some(&j) = by_linked.get(&*ch.linkedid) {
+                uf.union(j, i);
+            } else {
+                by_linked.insert(&ch.linkedid, i);
+            }
+            if let Some(b) = ch.bridge.as_deref() {
+                if let Some(&j) = by_bridge.get(b) {
+                    uf.union(j, i);
+                } else {
+                    by_bridge.insert(b, i);
+                }
+            }
+            if let Some(&j) = ch.peer.as_deref().and_then(|p| index.get(p)) {
+                uf.union(j, i);
+            }
+        }
+        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+        for i in 0..uids.len() {
+            let r = uf.find(i);
+            groups.entry(r).or_default().push(i);
+        }
+        let mut roots: Vec<usize> = groups.keys().copied().collect();
+        roots.sort_unstable();
+
+        let mut fresh_out = Vec::new();
+        for r in roots {
+            let members: Vec<Uid> =
+                groups[&r].iter().map(|&i| uids[i].clone()).filter(|u| !fresh.chans[u].is_local()).collect();
+            if members.is_empty() {
+                continue;
+            }
+            // Keep the id the application already knows, if any member was in a call.
+            let old_key = members.iter().find_map(|u| self.chans.get(u).and_then(|c| c.call));
+            let old_calling = old_key.and_then(|k| self.calls.get(&k)).and_then(|c| c.calling.clone());
+            let id = old_key
+                .and_then(|k| self.calls.get(&k))
+                .map(|c| c.id.to_string())
+                .unwrap_or_else(|| fresh.chans[&members[0]].linkedid.to_string());
+            let calling = old_calling
+                .filter(|c| members.contains(c))
+                .or_else(|| members.iter().find(|u| fresh.chans[*u].is_root()).cloned())
+                .unwrap_or_else(|| members[0].clone());
+            let key = fresh.new_call(&id);
+            for u in &members {
+                fresh.join(u, key);
+                let role = if *u == calling { Role::Calling } else { Role::Called };
+                if let Some(ch) = fresh.chans.get_mut(u) {
+                    ch.role = role;
+                }
+            }
+            if let Some(c) = fresh.calls.get_mut(&key) {
+                c.calling = Some(calling.clone());
+            }
+            let calling_state = fresh.chans[&calling].state;
+            if calling_state == RINGING && !fresh.chans[&calling].is_root() {
+                // A click-to-dial still ringing the user's phone.
+                if let Some(ch) = fresh.chans.get_mut(&calling) {
+                    ch.role = Role::Prompt;
+                }
+                if let Some(c) = fresh.calls.get_mut(&key) {
+                    c.calling = None;
+                    c.click_to_dial = true;
+                }
+                fresh.deliver(&calling, &mut fresh_out);
+            } else if calling_state == RING || calling_state == UP || calling_state == RINGING {
+                fresh.originate(&calling, &mut fresh_out);
+            }
+            for u in &members {
+                if *u == calling {
+                    continue;
+                }
+                match fresh.chans[u].state {
+                    RINGING => fresh.deliver(u, &mut fresh_out),
+                    UP => fresh.establish(u, &mut fresh_out),
+                    _ => {}
+                }
+            }
+        }
+
+        // Diff: calls that are gone, calls that are new, connections that changed.
+        let old_calls: HashMap<CallId, Vec<(crate::model::ids::DeviceId, String, ConnectionState)>> = self
+            .calls
+            .values()
+            .filter(|c| c.announced)
+            .map(|c| {
+                let v = self.call_view(c);
+                (c.id.clone(), v.connections.into_iter().map(|x| (x.device, x.channel, x.state)).collect())
+            })
+            .collect();
+        let fresh_ids: std::collections::HashSet<CallId> =
+            fresh.calls.values().filter(|c| c.announced).map(|c| c.id.clone()).collect();
+        let mut calls_ended: Vec<CallId> =
+            old_calls.keys().filter(|id| !fresh_ids.contains(*id)).cloned().collect();
+        calls_ended.sort();
+        for id in &calls_ended {
+            for (device, channel, previous) in &old_calls[id] {
+                out.push(Event::ConnectionCleared {
+                    call: id.clone(),
+                    device: device.clone(),
+                    channel: channel.clone(),
+                    state: ConnectionState::Null,
+                    previous: *previous,
+                    cause: None,
+                });
+            }
+            let answered = self.calls.values().find(|c| &c.id == id).is_some_and(|c| c.answered);
+            out.push(Event::CallCleared { call: id.clone(), cause: None, answered, merged_into: None });
+        }
+        let mut calls_found = Vec::new();
+        for ev in fresh_out {
+            let Some(call) = ev.call().cloned() else { continue };
+            match old_calls.get(&call) {
+                None => {
+                    if !calls_found.contains(&call) {
+                        calls_found.push(call);
+                    }
+                    out.push(ev);
+                }
+                Some(conns) => {
+                    // Report only what moves a connection forward from the state the
+                    // application already has.
+                    let (Some(dev), Some(to)) = (ev.device(), ev.connection_state()) else { continue };
+                    let known = conns.iter().find(|(d, _, _)| d == dev).map(|(_, _, s)| *s);
+                    let from = known.unwrap_or(ConnectionState::Null);
+                    if from != to && from.can_become(to) {
+                        out.push(ev);
+                    }
+                }
+            }
+        }
+        // Connections of continuing calls that are gone.
+        for (id, conns) in &old_calls {
+            if !fresh_ids.contains(id) {
+                continue;
+            }
+            let Some(fc) = fresh.calls.values().find(|c| &c.id == id) else { continue };
+            let now = fresh.call_view(fc);
+            for (device, channel, previous) in conns {
+                if now.connection(device.as_str()).is_none() {
+                    out.push(Event::ConnectionCleared {
+                        call: id.clone(),
+                        device: device.clone(),
+                        channel: channel.clone(),
+                        state: ConnectionState::Null,
+                        previous: *previous,
+                        cause: None,
+                    });
+                }
+            }
+        }
+
+        // Devices: the lists update the devices in place and report changes.
+        let mut dev_events = Vec::new();
+        for m in &lists.extensions {
+            self.on_extension_status(m, &mut dev_events);
+        }
+        for m in &lists.devices {
+            self.on_device_state_change(m, &mut dev_events);
+        }
+        let mut devices_changed = Vec::new();
+        for ev in &dev_events {
+            if let Some(d) = ev.device() {
+                if !devices_changed.contains(d) {
+                    devices_changed.push(d.clone());
+                }
+            }
+        }
+        out.extend(dev_events);
+
+        let calls_total = self.calls_total + calls_found.len() as u64;
+        let devices = std::mem::take(&mut self.devices);
+        *self = Tracker { devices, calls_total, ..fresh };
+        out.push(Event::Resynced { calls_ended, calls_found, devices_changed });
+        out
+    }
+}
