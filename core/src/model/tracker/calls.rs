@@ -48,6 +48,16 @@ impl CallRec {
     }
 }
 
+/// The number a channel dialed: its extension, except the `s` ("start") extension that
+/// Asterisk uses when a channel was not dialed by number.
+fn dialed(exten: &str) -> &str {
+    if exten == "s" {
+        ""
+    } else {
+        exten
+    }
+}
+
 fn endpoint(ch: &Chan) -> Option<Endpoint> {
     Some(Endpoint { device: ch.device.clone()?, channel: ch.name.to_string() })
 }
@@ -210,12 +220,12 @@ impl Tracker {
         let ch = self.chans.get(uid);
         let mut p = Party::default();
         if let Some(cc) = calling.as_deref().and_then(|c| self.chans.get(c)) {
-            p.number = cc.exten.to_string();
+            p.number = dialed(&cc.exten).to_owned();
             p.name = cc.connected.name.clone();
         }
         if let Some(ch) = ch {
             if ch.role == Role::Called || ch.role == Role::Prompt {
-                if p.number.is_empty() || p.number == "s" {
+                if p.number.is_empty() {
                     p.number = ch.caller.number.clone();
                 }
                 if p.name.is_empty() {
@@ -251,7 +261,7 @@ impl Tracker {
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
         let (channel, caller) = (ch.name.to_string(), ch.caller.clone());
-        let called = Party { number: ch.exten.to_string(), ..Party::default() };
+        let called = Party { number: dialed(&ch.exten).to_owned(), ..Party::default() };
         let call = self.calls[&key].id.clone();
         out.push(Event::Originated {
             call,
@@ -286,7 +296,7 @@ impl Tracker {
         let called = if !ch.connected.number.is_empty() && ch.connected.number != ch.caller.number {
             ch.connected.clone()
         } else {
-            Party { number: ch.exten.to_string(), ..Party::default() }
+            Party { number: dialed(&ch.exten).to_owned(), ..Party::default() }
         };
         let call = self.calls[&key].id.clone();
         out.push(Event::Originated {
@@ -319,7 +329,7 @@ impl Tracker {
         let ch = &self.chans[uid];
         let channel = ch.name.to_string();
         let (caller, called) = if prompt {
-            (ch.caller.clone(), Party { number: ch.exten.to_string(), ..Party::default() })
+            (ch.caller.clone(), Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
         } else {
             (self.caller_of(key, uid), self.called_of(key, uid))
         };
@@ -477,8 +487,9 @@ impl Tracker {
         }
         let calling = c.calling.as_deref().and_then(|u| self.chans.get(u));
         let caller = calling.map(|ch| ch.caller.clone()).unwrap_or_default();
-        let called =
-            calling.map(|ch| Party { number: ch.exten.to_string(), ..Party::default() }).unwrap_or_default();
+        let called = calling
+            .map(|ch| Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
+            .unwrap_or_default();
         Call {
             id: c.id.clone(),
             calling_device: calling.and_then(|ch| ch.device.clone()),

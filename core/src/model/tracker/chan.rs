@@ -41,6 +41,9 @@ pub(super) struct Chan {
     pub(super) name: Box<str>,
     pub(super) uid: Uid,
     pub(super) linkedid: Box<str>,
+    /// Whether the PBX reported a Linkedid (Asterisk 1.8+): only then does "first of
+    /// its call" mean anything.
+    pub(super) has_linkedid: bool,
     pub(super) state: u8,
     pub(super) caller: Party,
     pub(super) connected: Party,
@@ -72,6 +75,7 @@ impl Chan {
             name: name.into(),
             uid: uid.into(),
             linkedid: uid.into(),
+            has_linkedid: false,
             state: DOWN,
             caller: Party::default(),
             connected: Party::default(),
@@ -120,6 +124,7 @@ impl Chan {
         if let Some(l) = get("Linkedid") {
             if !l.is_empty() {
                 self.linkedid = l.into();
+                self.has_linkedid = true;
             }
         }
         if let Some(n) = get("CallerIDNum").or_else(|| get("CallerID")) {
@@ -138,6 +143,20 @@ impl Chan {
             if !e.is_empty() {
                 self.exten = e.into();
             }
+        }
+    }
+
+    /// A new name (Asterisk renames channels in masquerades): the device and the Local
+    /// flag follow the name.
+    pub(super) fn rename(&mut self, name: &str) {
+        self.name = name.into();
+        self.local_one = local_half(name);
+        if let Some((_, dev)) = interface_of(name) {
+            if self.device.as_ref().map(DeviceId::as_str) != Some(dev) {
+                self.device = Some(DeviceId::new(dev));
+            }
+        } else {
+            self.device = None;
         }
     }
 

@@ -237,12 +237,15 @@ impl Tracker {
             return;
         }
         let (state, role, has_parent, root) = (ch.state, ch.role, ch.parent.is_some(), ch.is_root());
+        // Without a Linkedid (Asterisk 1.4) every channel looks like the first of its call,
+        // so a ringing channel waits for the Dial that names its caller.
+        let first_of_call = root && ch.has_linkedid;
         match state {
             RING if !has_parent && role != Role::Called && role != Role::Prompt => {
                 self.start_calling(uid, out);
             }
             RINGING => {
-                if role == Role::Undecided && !has_parent && root {
+                if role == Role::Undecided && !has_parent && first_of_call {
                     // Rung with nothing dialing it: an Originate rings the user's phone.
                     if let Some(key) = self.ensure_call(uid) {
                         if let Some(ch) = self.chans.get_mut(uid) {
@@ -253,7 +256,9 @@ impl Tracker {
                         }
                     }
                 }
-                if self.chans.get(uid).is_some_and(|c| c.role != Role::Calling) {
+                if self.chans.get(uid).is_some_and(|c| {
+                    c.role != Role::Calling && (c.role != Role::Undecided || has_parent || c.has_linkedid)
+                }) {
                     self.deliver(uid, out);
                 }
             }
@@ -326,10 +331,34 @@ impl Tracker {
     fn on_dial_begin(&mut self, msg: &Message, src_prefix: &str, dst_prefix: &str, out: &mut Vec<Event>) {
         let src = self.touch(msg, src_prefix);
         let Some(dst) = self.touch(msg, dst_prefix) else { return };
+        if let Some(ch) = src.as_deref().and_then(|s| self.chans.get_mut(s)) {
+            ch.update_from(msg, src_prefix);
+        }
         if let Some(ch) = self.chans.get_mut(&dst) {
             ch.update_from(msg, dst_prefix);
         }
+        if src.is_none() {
+            // A dial with no dialing channel: an Originate rings its first phone.
+            self.originate_leg(&dst, out);
+            return;
+        }
         self.link_dial(src, &dst, out);
+    }
+
+    /// The first phone of an Originate (the user's own, for a click-to-dial).
+    fn originate_leg(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(ch) = self.chans.get(uid) else { return };
+        if ch.is_local() || ch.role != Role::Undecided || ch.parent.is_some() {
+            return;
+        }
+        let Some(key) = self.ensure_call(uid) else { return };
+        if let Some(ch) = self.chans.get_mut(uid) {
+            ch.role = Role::Prompt;
+        }
+        if let Some(c) = self.calls.get_mut(&key) {
+            c.click_to_dial = true;
+        }
+        self.on_state(uid, out);
     }
 
     pub(super) fn link_dial(&mut self, src: Option<Uid>, dst: &str, out: &mut Vec<Event>) {
@@ -620,7 +649,8 @@ impl Tracker {
             .or_else(|| old.and_then(|o| self.by_name.get(o).cloned()));
         let Some(uid) = uid else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
-            let old_name = std::mem::replace(&mut ch.name, new.into());
+            let old_name = std::mem::replace(&mut ch.name, "".into());
+            ch.rename(new);
             if self.by_name.get(&*old_name).is_some_and(|u| *u == uid) {
                 self.by_name.remove(&*old_name);
             }
@@ -628,8 +658,9 @@ impl Tracker {
         }
     }
 
-    /// Asterisk 1.4-11: the `Clone` channel's call continues on the `Original` channel;
-    /// the clone is renamed `<ZOMBIE>` and hung up.
+    /// Asterisk 1.4-11: the `Original` channel takes over the `Clone` channel's place
+    /// (its call, its role and, through the `Rename` that follows, its name); the clone
+    /// becomes `<ZOMBIE>` and hangs up.
     fn on_masquerade(&mut self, msg: &Message, out: &mut Vec<Event>) {
         let clone = msg.get("Clone").and_then(|n| self.by_name.get(n.trim()).cloned());
         let original = msg.get("Original").and_then(|n| self.by_name.get(n.trim()).cloned());
@@ -637,33 +668,34 @@ impl Tracker {
         if clone == original {
             return;
         }
-        let Some(key) = self.chans.get(&clone).and_then(|c| c.call) else { return };
-        let Some(orig) = self.chans.get(&original) else { return };
-        if orig.call == Some(key) || orig.is_local() {
-            return;
+        let Some(c) = self.chans.get(&clone) else { return };
+        let (key, role, conn, delivered, device) = (c.call, c.role, c.conn, c.delivered, c.device.clone());
+        let Some(key) = key.filter(|k| self.calls.contains_key(k)) else { return };
+        if self.chans.get(&original).and_then(|o| o.call) != Some(key) {
+            // The original leaves whatever it was part of, quietly when it was plumbing.
+            self.leave(&original, None, out);
         }
-        // The original takes the clone's place: leave its old call, take the clone's role.
-        let (role, conn, delivered) = match self.chans.get(&clone) {
-            Some(c) => (c.role, c.conn, c.delivered),
-            None => return,
-        };
-        self.leave(&original, None, out);
         if let Some(c) = self.calls.get_mut(&key) {
-            c.members.retain(|m| *m != clone);
+            c.members.retain(|m| *m != clone && *m != original);
+            c.members.push(original.clone());
             if c.calling.as_deref() == Some(&*clone) {
                 c.calling = Some(original.clone());
             }
-            c.members.push(original.clone());
         }
         if let Some(c) = self.chans.get_mut(&clone) {
             c.call = None;
             c.conn = ConnectionState::Null;
+            c.detached = true;
         }
         if let Some(o) = self.chans.get_mut(&original) {
             o.call = Some(key);
             o.role = role;
             o.conn = conn;
             o.delivered = delivered;
+            o.device = device;
+            o.local_one = None;
+            o.peer = None;
+            o.detached = false;
         }
     }
 
