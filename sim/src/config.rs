@@ -26,6 +26,12 @@ pub struct SimConfig {
     pub ring_delay: Duration,
     /// How long a called phone rings before it answers.
     pub answer_delay: Duration,
+    /// Phones that ring but never answer (nobody at the desk): a call to one ends
+    /// after `dial_timeout` with `DialStatus: NOANSWER` and cause 19, as `Dial(...,30)`
+    /// does in Asterisk.
+    pub no_answer: Vec<String>,
+    /// How long `Dial()` rings a phone that does not answer.
+    pub dial_timeout: Duration,
     /// Serve AMI over TLS (Asterisk's `amis`, usually port 5039).
     pub tls: Option<SimTls>,
 }
@@ -47,6 +53,8 @@ impl Default for SimConfig {
             context: "internal".into(),
             ring_delay: Duration::from_secs(1),
             answer_delay: Duration::from_secs(2),
+            no_answer: Vec::new(),
+            dial_timeout: Duration::from_secs(30),
             tls: None,
         }
     }

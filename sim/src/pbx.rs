@@ -48,6 +48,8 @@ pub(crate) enum Step {
     FirstLegTimeout,
     /// The called phone answers.
     DestAnswer,
+    /// `Dial()` gives up on a phone that does not answer.
+    DestTimeout,
 }
 
 /// Who ends a call: the phone (`HangupRequest`, as when it sends BYE) or the
@@ -108,6 +110,8 @@ pub(crate) struct Pbx {
     context: String,
     ring_delay: Duration,
     answer_delay: Duration,
+    no_answer: HashSet<String>,
+    dial_timeout: Duration,
     /// Channels by allocation number (so lists come in creation order).
     channels: BTreeMap<u64, Channel>,
     calls: HashMap<u64, Call>,
@@ -130,6 +134,8 @@ impl Pbx {
             context: cfg.context.clone(),
             ring_delay: cfg.ring_delay,
             answer_delay: cfg.answer_delay,
+            no_answer: cfg.no_answer.iter().cloned().collect(),
+            dial_timeout: cfg.dial_timeout,
             channels: BTreeMap::new(),
             calls: HashMap::new(),
             last_status: HashMap::new(),
@@ -408,7 +414,11 @@ impl Pbx {
         self.emit_chan(b, |c| events::channel_event("Newstate", c));
         self.emit_device_state(&dest);
         self.emit_dial("DialState", a, b, ("DialStatus", "RINGING"));
-        self.schedule(self.answer_delay, call, Step::DestAnswer);
+        if self.no_answer.contains(&dest) {
+            self.schedule(self.dial_timeout, call, Step::DestTimeout);
+        } else {
+            self.schedule(self.answer_delay, call, Step::DestAnswer);
+        }
     }
 
     fn emit_dial(&mut self, name: &str, a: u64, b: u64, last: (&str, &str)) {
@@ -632,6 +642,7 @@ impl Pbx {
             (Step::FirstLegAnswer, Phase::FirstLegRinging) => self.first_leg_answers(timer.call),
             (Step::FirstLegTimeout, Phase::FirstLegRinging) => self.first_leg_times_out(timer.call),
             (Step::DestAnswer, Phase::Dialing) => self.dest_answers(timer.call),
+            (Step::DestTimeout, Phase::Dialing) => self.dest_fails(timer.call, 19, None),
             _ => {}
         }
     }
@@ -880,6 +891,25 @@ mod tests {
         assert_eq!(p.active_channels(), 2, "the first call is untouched");
         assert_eq!(p.place_call("101", "102"), Err(SimError::ExtensionBusy("101".into())));
         assert_eq!(p.place_call("999", "102"), Err(SimError::UnknownExtension("999".into())));
+    }
+
+    #[test]
+    fn phone_that_does_not_answer_times_out_with_noanswer() {
+        let mut p = Pbx::new(&SimConfig {
+            extensions: SimConfig::extension_range(100, 103),
+            no_answer: vec!["101".into()],
+            ..SimConfig::default()
+        });
+        p.place_call("100", "101").expect("call");
+        let (evs, timers) = drain(&mut p);
+        assert!(has(&evs, "Newstate"));
+        assert_eq!(timers.len(), 1);
+        assert_eq!(timers[0].step, Step::DestTimeout);
+        p.fire(timers[0]);
+        let (evs, _) = drain(&mut p);
+        assert!(has(&evs, "DialEnd=NOANSWER"), "{evs:?}");
+        assert!(has(&evs, "Hangup=19"), "{evs:?}");
+        assert_eq!(p.active_channels(), 0);
     }
 
     #[test]
