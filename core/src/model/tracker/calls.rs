@@ -3,7 +3,7 @@
 //! no handler can report an impossible sequence.
 
 use crate::model::call::{Call, Connection, Diversion};
-use crate::model::event::{Cause, Endpoint, Event, FailureReason};
+use crate::model::event::{Cause, DivertReason, Endpoint, Event, FailureReason};
 use crate::model::ids::{CallId, DeviceId};
 use crate::model::state::{ConnectionState, Party};
 
@@ -27,6 +27,8 @@ pub(super) struct CallRec {
     pub(super) diverted: Option<Diversion>,
     pub(super) click_to_dial: bool,
     pub(super) last_cause: Option<Cause>,
+    /// A phone that forwarded the call; the next phone to ring is diverted from it.
+    pub(super) pending_forward: Option<Endpoint>,
     /// The queue the call waits in, if any.
     pub(super) queue: Option<(DeviceId, ConnectionState)>,
 }
@@ -43,6 +45,7 @@ impl CallRec {
             diverted: None,
             click_to_dial: false,
             last_cause: None,
+            pending_forward: None,
             queue: None,
         }
     }
@@ -322,6 +325,24 @@ impl Tracker {
             return;
         }
         self.announce(key);
+        if let Some(from) = self.calls.get_mut(&key).and_then(|c| c.pending_forward.take()) {
+            let ch = &self.chans[uid];
+            let (channel, caller, called) =
+                (ch.name.to_string(), self.caller_of(key, uid), self.called_of(key, uid));
+            let call = self.calls[&key].id.clone();
+            if let Some(c) = self.calls.get_mut(&key) {
+                c.diverted = Some(Diversion { from: from.clone(), reason: DivertReason::Forward });
+            }
+            out.push(Event::Diverted {
+                call,
+                device: device.clone(),
+                channel,
+                from,
+                reason: DivertReason::Forward,
+                caller,
+                called,
+            });
+        }
         self.move_conn(uid, ConnectionState::Alerting);
         if let Some(ch) = self.chans.get_mut(uid) {
             ch.delivered = true;

@@ -65,6 +65,8 @@ pub(super) struct Chan {
     pub(super) delivered: bool,
     /// Left its call through a transfer or pickup; its later events change no call.
     pub(super) detached: bool,
+    /// Reported as part of a conference in its current bridge.
+    pub(super) conferenced: bool,
 }
 
 impl Chan {
@@ -92,6 +94,7 @@ impl Chan {
             dial_end: None,
             delivered: false,
             detached: false,
+            conferenced: false,
         }
     }
 

@@ -170,8 +170,9 @@ impl Tracker {
     pub(super) fn insert_chan(&mut self, ch: Chan) {
         while self.chans.len() >= self.limits.max_channels {
             let Some(old) = self.order.pop_front() else { break };
-            let mut sink = Vec::new();
-            self.forget(&old, &mut sink);
+            let mut evicted = std::mem::take(&mut self.evicted);
+            self.forget(&old, &mut evicted);
+            self.evicted = evicted;
         }
         self.by_name.insert(ch.name.clone(), ch.uid.clone());
         self.order.push_back(ch.uid.clone());
@@ -420,9 +421,24 @@ impl Tracker {
         } else {
             DialOutcome::Cancel
         };
+        let forward = msg.get("Forward").map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned);
         let Some(ch) = self.chans.get_mut(&dst) else { return };
         ch.dial_end = Some(outcome);
         if ch.is_local() || ch.call.is_none() {
+            return;
+        }
+        if let (Some(_), Some(key)) = (forward, ch.call) {
+            // The phone forwarded the call (SIP 302): it stops ringing, and the next
+            // phone to ring is reported as diverted from it.
+            if let Some(from) = self.endpoint_of(&dst) {
+                if let Some(c) = self.calls.get_mut(&key) {
+                    c.pending_forward = Some(from);
+                }
+                self.leave(&dst, None, out);
+                if let Some(ch) = self.chans.get_mut(&dst) {
+                    ch.detached = true;
+                }
+            }
             return;
         }
         if let DialOutcome::Failed(reason) = outcome {
@@ -568,11 +584,45 @@ impl Tracker {
                 self.establish(p, out);
             }
         }
+        if parties.len() >= 3 {
+            self.conferenced(&parties, out);
+        }
+    }
+
+    /// Three or more parties hear each other (a 3-way call, a conference bridge): each
+    /// connected party's call reports `Conferenced` once, with everyone in it.
+    fn conferenced(&mut self, parties: &[Uid], out: &mut Vec<Event>) {
+        let devices: Vec<crate::model::ids::DeviceId> =
+            parties.iter().filter_map(|p| self.chans.get(&**p).and_then(|c| c.device.clone())).collect();
+        for p in parties {
+            let Some(ch) = self.chans.get(&**p) else { continue };
+            if ch.conferenced || ch.conn != ConnectionState::Connected {
+                continue;
+            }
+            let (Some(key), Some(device)) = (ch.call, ch.device.clone()) else { continue };
+            let Some(call) = self.calls.get(&key).filter(|c| c.announced).map(|c| c.id.clone()) else {
+                continue;
+            };
+            let channel = ch.name.to_string();
+            if let Some(ch) = self.chans.get_mut(&**p) {
+                ch.conferenced = true;
+            }
+            out.push(Event::Conferenced {
+                call,
+                device,
+                channel,
+                state: ConnectionState::Connected,
+                parties: devices.clone(),
+            });
+        }
     }
 
     fn on_bridge_leave(&mut self, msg: &Message) {
         let Some(uid) = self.uid_of(msg, "") else { return };
         self.leave_bridge(&uid);
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            ch.conferenced = false;
+        }
     }
 
     /// Asterisk 1.4 `Link` and 1.8/11 `Bridge`: two channels talk.

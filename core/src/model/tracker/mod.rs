@@ -12,6 +12,8 @@ mod chan;
 mod devices;
 mod handlers;
 mod resync;
+#[cfg(test)]
+mod tests;
 mod transfer;
 
 use std::collections::HashMap;
@@ -67,6 +69,9 @@ pub struct Tracker {
     next_key: CallKey,
     limits: TrackerLimits,
     calls_total: u64,
+    /// Events caused by evicting the oldest channel when the table is full, reported at
+    /// the end of the `apply` that caused them.
+    evicted: Vec<Event>,
 }
 
 impl Tracker {
@@ -91,6 +96,9 @@ impl Tracker {
     /// Like [`apply`](Self::apply), appending to `out` (no allocation for ignored events).
     pub fn apply_into(&mut self, msg: &Message, out: &mut Vec<Event>) {
         handlers::dispatch(self, msg, out);
+        if !self.evicted.is_empty() {
+            out.append(&mut self.evicted);
+        }
     }
 
     /// The calls now, in no particular order.

@@ -1,0 +1,288 @@
+//! Scenarios the captures do not cover, built from Asterisk 13+ event shapes: hold,
+//! conference, forwarding, pickup by event, queues, device flags, limits.
+
+use crate::ami::Message;
+use crate::model::{ConnectionState, DeviceState, DivertReason, Event, Tracker, TrackerLimits};
+
+fn msg(pairs: &[(&str, &str)]) -> Message {
+    Message::from_pairs(pairs.iter().copied())
+}
+
+fn newchannel(name: &str, uid: &str, linked: &str, state: &str, exten: &str) -> Message {
+    let num = name.split(['/', '-']).nth(1).unwrap_or("");
+    msg(&[
+        ("Event", "Newchannel"),
+        ("Channel", name),
+        ("ChannelState", state),
+        ("CallerIDNum", num),
+        ("Exten", exten),
+        ("Uniqueid", uid),
+        ("Linkedid", linked),
+    ])
+}
+
+fn newstate(name: &str, uid: &str, state: &str) -> Message {
+    msg(&[("Event", "Newstate"), ("Channel", name), ("ChannelState", state), ("Uniqueid", uid)])
+}
+
+fn dial_begin(src: (&str, &str), dst: (&str, &str)) -> Message {
+    msg(&[
+        ("Event", "DialBegin"),
+        ("Channel", src.0),
+        ("Uniqueid", src.1),
+        ("DestChannel", dst.0),
+        ("DestUniqueid", dst.1),
+    ])
+}
+
+fn dial_end(src: (&str, &str), dst: (&str, &str), status: &str, forward: &str) -> Message {
+    msg(&[
+        ("Event", "DialEnd"),
+        ("Channel", src.0),
+        ("Uniqueid", src.1),
+        ("DestChannel", dst.0),
+        ("DestUniqueid", dst.1),
+        ("DialStatus", status),
+        ("Forward", forward),
+    ])
+}
+
+fn bridge_enter(ch: (&str, &str), bridge: &str) -> Message {
+    msg(&[("Event", "BridgeEnter"), ("Channel", ch.0), ("Uniqueid", ch.1), ("BridgeUniqueid", bridge)])
+}
+
+fn hangup(ch: (&str, &str), cause: &str) -> Message {
+    msg(&[("Event", "Hangup"), ("Channel", ch.0), ("Uniqueid", ch.1), ("Cause", cause)])
+}
+
+const A: (&str, &str) = ("PJSIP/100-00000001", "1.1");
+const B: (&str, &str) = ("PJSIP/101-00000002", "1.2");
+const C: (&str, &str) = ("PJSIP/102-00000003", "1.3");
+
+/// A calls B, B answers; returns the tracker and the events so far.
+fn connected_call() -> (Tracker, Vec<Event>) {
+    let mut t = Tracker::new();
+    let mut out = Vec::new();
+    for m in [
+        newchannel(A.0, A.1, A.1, "4", "101"),
+        newchannel(B.0, B.1, A.1, "0", "s"),
+        dial_begin(A, B),
+        newstate(B.0, B.1, "5"),
+        newstate(B.0, B.1, "6"),
+        dial_end(A, B, "ANSWER", ""),
+        bridge_enter(B, "br1"),
+        bridge_enter(A, "br1"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    (t, out)
+}
+
+fn kinds(events: &[Event]) -> Vec<String> {
+    events.iter().map(|e| format!("{} {}", e.kind(), e.device().map(|d| d.as_str()).unwrap_or("-"))).collect()
+}
+
+#[test]
+fn a_call_is_established_when_the_parties_hear_each_other() {
+    let (t, out) = connected_call();
+    assert_eq!(kinds(&out), ["originated 100", "delivered 101", "established 101"]);
+    let call = &t.calls()[0];
+    assert_eq!(call.id.as_str(), "1.1");
+    assert!(call.answered);
+    assert_eq!(call.connection("101").map(|c| c.state), Some(ConnectionState::Connected));
+}
+
+#[test]
+fn hold_and_retrieve() {
+    let (mut t, _) = connected_call();
+    let held = t.apply(&msg(&[("Event", "Hold"), ("Channel", B.0), ("Uniqueid", B.1)]));
+    assert_eq!(kinds(&held), ["held 101"]);
+    assert_eq!(t.calls()[0].connection("101").map(|c| c.state), Some(ConnectionState::Held));
+    // A second Hold changes nothing (Held cannot become Held).
+    assert!(t.apply(&msg(&[("Event", "Hold"), ("Channel", B.0), ("Uniqueid", B.1)])).is_empty());
+    let back = t.apply(&msg(&[("Event", "Unhold"), ("Channel", B.0), ("Uniqueid", B.1)]));
+    assert_eq!(kinds(&back), ["retrieved 101"]);
+}
+
+#[test]
+fn a_third_party_in_the_bridge_is_a_conference() {
+    let (mut t, _) = connected_call();
+    let mut out = Vec::new();
+    for m in [
+        newchannel(C.0, C.1, A.1, "0", "s"),
+        dial_begin(A, C),
+        newstate(C.0, C.1, "5"),
+        newstate(C.0, C.1, "6"),
+        bridge_enter(C, "br1"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    let conf: Vec<&Event> = out.iter().filter(|e| e.kind() == "conferenced").collect();
+    assert_eq!(conf.len(), 3, "{out:#?}");
+    let Event::Conferenced { parties, .. } = conf[0] else { unreachable!() };
+    assert_eq!(parties.len(), 3);
+}
+
+#[test]
+fn a_forwarded_call_is_diverted_to_the_next_phone() {
+    let mut t = Tracker::new();
+    let mut out = Vec::new();
+    for m in [
+        newchannel(A.0, A.1, A.1, "4", "101"),
+        newchannel(B.0, B.1, A.1, "0", "s"),
+        dial_begin(A, B),
+        newstate(B.0, B.1, "5"),
+        dial_end(A, B, "CANCEL", "102"),
+        hangup(B, "16"),
+        newchannel(C.0, C.1, A.1, "0", "s"),
+        dial_begin(A, C),
+        newstate(C.0, C.1, "5"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    assert_eq!(
+        kinds(&out),
+        ["originated 100", "delivered 101", "connection_cleared 101", "diverted 102", "delivered 102"]
+    );
+    assert!(
+        matches!(&out[3], Event::Diverted { from, reason: DivertReason::Forward, .. } if from.device.as_str() == "101")
+    );
+    let call = &t.calls()[0];
+    assert_eq!(call.diverted.as_ref().map(|d| d.from.device.as_str()), Some("101"));
+}
+
+#[test]
+fn pickup_event_moves_the_call_to_the_picker() {
+    let mut t = Tracker::new();
+    let mut out = Vec::new();
+    for m in [
+        newchannel(A.0, A.1, A.1, "4", "101"),
+        newchannel(B.0, B.1, A.1, "0", "s"),
+        dial_begin(A, B),
+        newstate(B.0, B.1, "5"),
+        newchannel(C.0, C.1, C.1, "4", "*8"),
+        newstate(C.0, C.1, "6"),
+        msg(&[
+            ("Event", "Pickup"),
+            ("Channel", C.0),
+            ("Uniqueid", C.1),
+            ("TargetChannel", B.0),
+            ("TargetUniqueid", B.1),
+        ]),
+        bridge_enter(C, "br2"),
+        bridge_enter(A, "br2"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    let k = kinds(&out);
+    assert_eq!(
+        k,
+        [
+            "originated 100",
+            "delivered 101",
+            "originated 102",
+            "connection_cleared 102",
+            "call_cleared -",
+            "diverted 102",
+            "connection_cleared 101",
+            "established 102"
+        ],
+        "{out:#?}"
+    );
+    assert!(matches!(&out[4], Event::CallCleared { merged_into: Some(m), .. } if m.as_str() == "1.1"));
+    assert_eq!(t.open_calls(), 1);
+}
+
+#[test]
+fn queue_join_and_abandon() {
+    let mut t = Tracker::new();
+    let mut out = Vec::new();
+    for m in [
+        newchannel(A.0, A.1, A.1, "4", "500"),
+        newstate(A.0, A.1, "6"),
+        msg(&[
+            ("Event", "QueueCallerJoin"),
+            ("Channel", A.0),
+            ("Uniqueid", A.1),
+            ("Queue", "support"),
+            ("Position", "1"),
+        ]),
+        msg(&[("Event", "QueueCallerAbandon"), ("Channel", A.0), ("Uniqueid", A.1), ("Queue", "support")]),
+        hangup(A, "16"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    assert_eq!(
+        kinds(&out),
+        [
+            "originated 100",
+            "queued support",
+            "connection_cleared support",
+            "connection_cleared 100",
+            "call_cleared -"
+        ]
+    );
+    assert!(matches!(&out[1], Event::Queued { position: Some(1), state: ConnectionState::Queued, .. }));
+}
+
+#[test]
+fn device_state_presence_dnd_and_forwarding() {
+    let mut t = Tracker::new();
+    let ev = t.apply(&msg(&[("Event", "DeviceStateChange"), ("Device", "PJSIP/100"), ("State", "INUSE")]));
+    assert_eq!(kinds(&ev), ["device_state 100"]);
+    assert_eq!(t.device("100").map(|d| d.state), Some(DeviceState::InUse));
+    // The same state from ExtensionStatus is not reported again.
+    let ev = t.apply(&msg(&[
+        ("Event", "ExtensionStatus"),
+        ("Exten", "100"),
+        ("Context", "internal"),
+        ("Hint", "PJSIP/100"),
+        ("Status", "1"),
+    ]));
+    assert!(ev.is_empty(), "{ev:?}");
+    let ev = t.apply(&msg(&[("Event", "DeviceStateChange"), ("Device", "Custom:DND100"), ("State", "BUSY")]));
+    assert!(matches!(&ev[..], [Event::DoNotDisturb { enabled: true, .. }]));
+    assert!(t.device("100").is_some_and(|d| d.do_not_disturb));
+    let ev = t.apply(&msg(&[
+        ("Event", "PresenceStateChange"),
+        ("Presentity", "CustomPresence:100"),
+        ("Status", "away"),
+        ("Subtype", ""),
+        ("Message", "lunch"),
+    ]));
+    assert!(
+        matches!(&ev[..], [Event::Presence { presence, message, .. }] if presence == "away" && message == "lunch")
+    );
+    let ev = t.apply(&msg(&[
+        ("Event", "UserEvent"),
+        ("UserEvent", "ctilink-forward"),
+        ("Device", "100"),
+        ("Target", "200"),
+    ]));
+    assert!(matches!(&ev[..], [Event::Forwarding { to: Some(to), .. }] if to == "200"));
+    let ev = t.apply(&msg(&[
+        ("Event", "UserEvent"),
+        ("UserEvent", "ctilink-forward"),
+        ("Device", "100"),
+        ("Target", ""),
+    ]));
+    assert!(matches!(&ev[..], [Event::Forwarding { to: None, .. }]));
+}
+
+#[test]
+fn channel_table_is_bounded() {
+    let mut t = Tracker::with_limits(TrackerLimits { max_channels: 100, max_devices: 10 });
+    let mut out = Vec::new();
+    for i in 0..1_000 {
+        let uid = format!("1.{i}");
+        let name = format!("PJSIP/{}-{i:08x}", 100 + i % 50);
+        t.apply_into(&newchannel(&name, &uid, &uid, "4", "999"), &mut out);
+    }
+    assert!(t.channels() <= 100, "{}", t.channels());
+    assert!(t.open_calls() <= 100);
+    // Every call that was dropped to make room was reported cleared.
+    let started = out.iter().filter(|e| e.kind() == "originated").count();
+    let cleared = out.iter().filter(|e| e.kind() == "call_cleared").count();
+    assert_eq!(started - cleared, t.open_calls());
+    assert!(t.devices().len() <= 10);
+}
