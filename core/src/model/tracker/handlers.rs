@@ -67,8 +67,6 @@ const KINDS: &[(&str, Kind)] = &[
     ("AttendedTransfer", Kind::AttendedTransfer),
     ("Hold", Kind::Hold),
     ("Unhold", Kind::Unhold),
-    ("MusicOnHoldStart", Kind::Hold),
-    ("MusicOnHoldStop", Kind::Unhold),
     ("Pickup", Kind::Pickup),
     ("QueueCallerJoin", Kind::QueueCallerJoin),
     ("Join", Kind::QueueCallerJoin),
