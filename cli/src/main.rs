@@ -3,6 +3,7 @@
 mod demo;
 mod monitor;
 mod parse;
+mod replay;
 mod sim_cmd;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ enum Commands {
     Monitor(monitor::MonitorArgs),
     /// Decode AMI capture files and count what they hold (non-zero exit on any error).
     Parse(parse::ParseArgs),
+    /// Replay an AMI capture through the call model and print its calls and devices.
+    Replay(replay::ReplayArgs),
     /// Run the PBX simulator (speaks AMI like Asterisk 20).
     Sim(sim_cmd::SimArgs),
 }
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Commands::Parse(args) => parse::run(&args),
+        Commands::Replay(args) => replay::run(&args),
         Commands::Monitor(args) => runtime().block_on(monitor::run(args)),
         Commands::Sim(args) => runtime().block_on(sim_cmd::run(args)),
         Commands::Demo(args) => runtime().block_on(demo::run(args)),

@@ -34,6 +34,7 @@ fn help_is_available_everywhere() {
     for args in [
         vec!["--help"],
         vec!["parse", "--help"],
+        vec!["replay", "--help"],
         vec!["sim", "--help"],
         vec!["monitor", "--help"],
         vec!["demo", "--help"],
@@ -136,4 +137,154 @@ fn demo_runs_calls_for_its_duration() {
     for expected in ["Newchannel", "DialBegin", "BridgeEnter", "Hangup"] {
         assert!(names.iter().any(|n| n == expected), "no {expected} in {names:?}");
     }
+}
+
+/// Runs `ctilink replay --json FILE`: the JSON lines and stderr, after checking the exit status.
+fn replay_json(file: &std::path::Path) -> (Vec<serde_json::Value>, String) {
+    let out = ctilink().arg("replay").arg("--json").arg(file).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}: exit {:?}\n{stderr}", file.display(), out.status);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {l}", file.display()))
+        })
+        .collect();
+    (lines, stderr)
+}
+
+#[test]
+fn replay_json_prints_the_call_events_then_a_summary() {
+    let file = vectors().join("ami/real/cacofonisk_simple_ab_success_a_hangup.ami");
+    let (lines, stderr) = replay_json(&file);
+    assert!(stderr.is_empty(), "{stderr}");
+    let (summary, events) = lines.split_last().expect("at least the summary");
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().expect("an event kind")).collect();
+    // The kinds appear in this order (other events may come in between).
+    let mut rest = kinds.iter();
+    for expected in ["originated", "delivered", "established", "connection_cleared", "call_cleared"] {
+        assert!(rest.any(|k| *k == expected), "no {expected} in order in {kinds:?}");
+    }
+    assert_eq!(kinds.last(), Some(&"call_cleared"), "{kinds:?}");
+    let call = events[0]["call"].as_str().expect("a call id");
+    assert!(events.iter().all(|e| e["call"] == call), "one call: {events:?}");
+    let delivered = events.iter().find(|e| e["event"] == "delivered").expect("delivered");
+    assert_eq!(delivered["state"], "alerting");
+    assert_eq!(delivered["device"], "150010002");
+    assert_eq!(delivered["caller"], serde_json::json!({"number": "201", "name": "Andrew Garza"}));
+    assert_eq!(delivered["called"]["number"], "202");
+    let cleared = events.iter().find(|e| e["event"] == "call_cleared").expect("call_cleared");
+    assert_eq!(cleared["cause"], 16);
+    assert_eq!(summary["summary"]["calls_total"], 1, "{summary}");
+    assert_eq!(summary["summary"]["calls_open"], 0, "{summary}");
+    assert!(summary["summary"]["devices"].is_u64(), "{summary}");
+    assert_eq!(summary.as_object().map(|o| o.len()), Some(1), "{summary}");
+}
+
+#[test]
+fn replay_json_is_clean_on_every_capture() {
+    let mut files = real_captures();
+    let mut ast20: Vec<PathBuf> = std::fs::read_dir(vectors().join("ami/asterisk20"))
+        .expect("read dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ami"))
+        .collect();
+    ast20.sort();
+    assert!(!ast20.is_empty());
+    files.extend(ast20);
+    let mut calls = 0;
+    for file in &files {
+        let (lines, _) = replay_json(file);
+        let (summary, events) = lines.split_last().expect("at least the summary");
+        for e in events {
+            assert!(e["event"].is_string() && e.get("summary").is_none(), "{}: {e}", file.display());
+        }
+        let s = &summary["summary"];
+        assert!(s["calls_total"].is_u64() && s["calls_open"].is_u64() && s["devices"].is_u64(), "{s}");
+        calls += s["calls_total"].as_u64().unwrap_or(0);
+    }
+    assert!(calls > 50, "the captures hold calls: {calls}");
+}
+
+#[test]
+fn replay_text_has_aligned_events_and_a_summary() {
+    let file = vectors().join("ami/real/cacofonisk_simple_ab_success_a_hangup.ami");
+    let out = ctilink().arg("replay").arg(&file).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let delivered = stdout.lines().find(|l| l.starts_with("delivered ")).expect("a delivered line");
+    assert!(
+        delivered.contains(
+            " call=195176c06ab8-1529936170.42 device=150010002 channel=SIP/150010002-00000005 \
+             state=alerting caller=\"Andrew Garza\" <201> called=<202>"
+        ),
+        "{stdout}"
+    );
+    // The fields start in one column whatever the kind.
+    let columns: Vec<usize> =
+        stdout.lines().take_while(|l| !l.is_empty()).map(|l| l.find(" call=").expect("a call")).collect();
+    assert!(columns.windows(2).all(|w| w[0] == w[1]), "{stdout}");
+    assert!(stdout.contains("cause=16 (normal clearing)"), "{stdout}");
+    assert!(stdout.contains("\n  calls total:  1\n"), "{stdout}");
+    assert!(stdout.contains("\n  calls open:   0\n"), "{stdout}");
+    assert!(stdout.contains("\n  devices seen: "), "{stdout}");
+}
+
+#[test]
+fn replay_text_lists_open_calls_and_devices() {
+    let dir = std::env::temp_dir().join(format!("ctilink-cli-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    // A capture cut while 201 rings 202, with the phones' states.
+    let cut = dir.join("cut.ami");
+    std::fs::write(
+        &cut,
+        "Event: Newchannel\r\nChannel: PJSIP/201-00000001\r\nChannelState: 4\r\n\
+         ChannelStateDesc: Ring\r\nCallerIDNum: 201\r\nCallerIDName: Ann\r\nExten: 202\r\n\
+         Uniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n\
+         Event: DeviceStateChange\r\nDevice: PJSIP/201\r\nState: INUSE\r\n\r\n\
+         \x01 garbage\r\n\r\n",
+    )
+    .expect("write");
+    let out = ctilink().arg("replay").arg(&cut).output().expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "decoder errors are reported, not fatal: {stderr}");
+    assert!(stderr.contains("1 decoder errors"), "{stderr}");
+    assert!(
+        stdout.contains("  calls open:   1\n    call=1.1 caller=\"Ann\" <201> called=<202>\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("      201  connected  PJSIP/201-00000001\n"), "{stdout}");
+    assert!(stdout.contains("  devices seen: 1\n    201  in_use"), "{stdout}");
+    let (lines, _) = replay_json(&cut);
+    assert_eq!(
+        lines.last().map(|l| l["summary"].clone()),
+        Some(serde_json::json!({
+            "calls_total": 1, "calls_open": 1, "devices": 1
+        }))
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn replay_of_a_missing_file_fails_naming_it() {
+    let missing = std::env::temp_dir().join("ctilink-no-such-capture.ami");
+    for json in [false, true] {
+        let mut cmd = ctilink();
+        cmd.arg("replay").arg(&missing);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("runs");
+        assert_eq!(out.status.code(), Some(2), "json={json}");
+        assert!(out.stdout.is_empty(), "json={json}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("ctilink replay: cannot read") && stderr.contains(&*missing.to_string_lossy()),
+            "{stderr}"
+        );
+    }
+    let out = ctilink().arg("replay").output().expect("runs");
+    assert!(!out.status.success(), "a file is required");
 }

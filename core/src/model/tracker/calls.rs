@@ -224,7 +224,6 @@ impl Tracker {
         let mut p = Party::default();
         if let Some(cc) = calling.as_deref().and_then(|c| self.chans.get(c)) {
             p.number = dialed(&cc.exten).to_owned();
-            p.name = cc.connected.name.clone();
         }
         if let Some(ch) = ch {
             if ch.role == Role::Called || ch.role == Role::Prompt {

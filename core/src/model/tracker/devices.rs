@@ -16,10 +16,14 @@ use crate::model::state::DeviceState;
 use super::Tracker;
 
 /// The device id for an interface or hint (`PJSIP/100`, `SIP/100&Custom:DND100`).
+///
+/// Only phone and trunk interfaces are devices: `Local/...` is dialplan plumbing, and
+/// names with a `:` before the `/` are Asterisk's own state providers
+/// (`Queue:support_pause_SIP/102`, `Custom:DND100`, `Park:701@parkedcalls`).
 fn device_of_interface(iface: &str) -> Option<&str> {
     let first = iface.split('&').next()?.trim();
     let (tech, res) = first.split_once('/')?;
-    if tech.eq_ignore_ascii_case("Custom") || res.is_empty() {
+    if tech.is_empty() || tech.contains(':') || tech.eq_ignore_ascii_case("Local") || res.is_empty() {
         return None;
     }
     interface_of(first).map(|(_, d)| d).or(Some(res))

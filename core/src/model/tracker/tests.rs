@@ -240,6 +240,13 @@ fn device_state_presence_dnd_and_forwarding() {
         ("Status", "1"),
     ]));
     assert!(ev.is_empty(), "{ev:?}");
+    // Queue member pause states and Local channels are not the phone's state.
+    for device in ["Queue:support_pause_PJSIP/100", "Local/7711@confbridge-invite"] {
+        let ev = t.apply(&msg(&[("Event", "DeviceStateChange"), ("Device", device), ("State", "NOT_INUSE")]));
+        assert!(ev.is_empty(), "{device}: {ev:?}");
+    }
+    assert_eq!(t.device("100").and_then(|d| d.interface.as_deref()), Some("PJSIP/100"));
+    assert_eq!(t.devices().len(), 1);
     let ev = t.apply(&msg(&[("Event", "DeviceStateChange"), ("Device", "Custom:DND100"), ("State", "BUSY")]));
     assert!(matches!(&ev[..], [Event::DoNotDisturb { enabled: true, .. }]));
     assert!(t.device("100").is_some_and(|d| d.do_not_disturb));
