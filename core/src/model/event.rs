@@ -1,9 +1,11 @@
 //! The normalized events: what every language sees, defined once here.
 //!
-//! Each call event names its call, and most name the device whose connection changed and
-//! that connection's new state. Guarantees, checked by the property tests:
-//! - a call's first event is `Originated`, `Delivered`, `Queued` or `Failed`, and
-//!   `CallCleared` is its last;
+//! Each call event names its call, and most name the device whose connection changed, the
+//! channel that carries it and the connection's new state. A connection is one channel's
+//! part in a call: normally one per device, but a trunk can carry two legs of one call
+//! (a call from outside forwarded back outside). Guarantees, checked by the property tests:
+//! - a call's first event is `Originated`, `Delivered`, `Queued`, `Failed` or
+//!   `Transferred`, and `CallCleared` is its last;
 //! - a connection only moves along [`ConnectionState::can_become`];
 //! - when `CallCleared` is reported, the call and all its connections are gone.
 
@@ -367,6 +369,25 @@ impl Event {
             | Event::DoNotDisturb { device, .. }
             | Event::Forwarding { device, .. } => Some(device),
             Event::Transferred { transferring, .. } => Some(&transferring.device),
+            _ => None,
+        }
+    }
+
+    /// The PBX channel of the connection this event reports, if any (`""` for a queue's
+    /// connection, which has no channel).
+    pub fn channel(&self) -> Option<&str> {
+        match self {
+            Event::Originated { channel, .. }
+            | Event::Delivered { channel, .. }
+            | Event::Established { channel, .. }
+            | Event::Held { channel, .. }
+            | Event::Retrieved { channel, .. }
+            | Event::Diverted { channel, .. }
+            | Event::Conferenced { channel, .. }
+            | Event::Failed { channel, .. }
+            | Event::ConnectionCleared { channel, .. } => Some(channel),
+            Event::Queued { .. } => Some(""),
+            Event::Transferred { transferring, .. } => Some(&transferring.channel),
             _ => None,
         }
     }

@@ -62,15 +62,55 @@ fn dialed(exten: &str) -> &str {
 }
 
 fn endpoint(ch: &Chan) -> Option<Endpoint> {
-    Some(Endpoint { device: ch.device.clone()?, channel: ch.name.to_string() })
+    Some(Endpoint { device: ch.device.clone()?, channel: ch.shown() })
 }
 
 impl Tracker {
+    /// A new call with id `id`, or `id-2`, `id-3`... if an open call has it already (a
+    /// channel can reappear after its hangup, and events can name a Linkedid whose call
+    /// was already split by a transfer).
     pub(super) fn new_call(&mut self, id: &str) -> CallKey {
         let key = self.next_key;
         self.next_key += 1;
-        self.calls.insert(key, CallRec::new(CallId::new(id)));
+        let mut call_id = CallId::new(id);
+        let mut n = 2u32;
+        while self.by_id.contains_key(&call_id) {
+            call_id = CallId::new(&format!("{id}-{n}"));
+            n += 1;
+        }
+        self.by_id.insert(call_id.clone(), key);
+        self.calls.insert(key, CallRec::new(call_id));
         key
+    }
+
+    /// The open call with this id.
+    pub(super) fn call_by_id(&self, id: &str) -> Option<CallKey> {
+        self.by_id.get(id).copied().filter(|k| self.calls.contains_key(k))
+    }
+
+    /// Makes sure a call has been reported before an event that cannot start a call: its
+    /// calling party (or the first phone in it, when nothing dialed that one) is reported
+    /// as having placed it. Events were lost or came out of order when this does anything.
+    pub(super) fn open_call(&mut self, key: CallKey, out: &mut Vec<Event>) {
+        let Some(c) = self.calls.get(&key) else { return };
+        if c.announced {
+            return;
+        }
+        let first = c.calling.clone().or_else(|| {
+            c.members
+                .iter()
+                .find(|m| {
+                    self.chans.get(&***m).is_some_and(|ch| {
+                        matches!(ch.role, Role::Calling | Role::Undecided)
+                            && ch.parent.is_none()
+                            && !ch.detached
+                    })
+                })
+                .cloned()
+        });
+        if let Some(first) = first {
+            self.originate(&first, out);
+        }
     }
 
     /// Puts a non-Local channel into a call (as a connection in state Null).
@@ -162,14 +202,21 @@ impl Tracker {
         // Nothing links it: its Linkedid does, or it starts a call of its own.
         let ch = self.chans.get(uid)?;
         let linked = ch.linkedid.clone();
-        if !ch.is_root() {
-            if let Some(k) =
-                self.chans.get(&*linked).and_then(|c| c.call).filter(|k| self.calls.contains_key(k))
-            {
-                self.join(uid, k);
+        let root = ch.is_root();
+        // The call of the Linkedid's channel, or the open call of that id (its first
+        // channel may not have been seen yet, or may be gone).
+        let by_link = self
+            .chans
+            .get(&*linked)
+            .and_then(|c| c.call)
+            .filter(|k| self.calls.contains_key(k))
+            .or_else(|| self.call_by_id(&linked));
+        if let Some(k) = by_link {
+            self.join(uid, k);
+            if !root {
                 self.set_role(uid, Role::Called);
-                return Some(k);
             }
+            return Some(k);
         }
         let key = self.new_call(&linked);
         self.join(uid, key);
@@ -188,6 +235,9 @@ impl Tracker {
     pub(super) fn move_conn(&mut self, uid: &str, to: ConnectionState) -> bool {
         match self.chans.get_mut(uid) {
             Some(ch) if ch.conn.can_become(to) => {
+                if ch.conn == ConnectionState::Null {
+                    ch.label = Some(ch.name.clone());
+                }
                 ch.conn = to;
                 true
             }
@@ -262,7 +312,7 @@ impl Tracker {
         }
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
-        let (channel, caller) = (ch.name.to_string(), ch.caller.clone());
+        let (channel, caller) = (ch.shown(), ch.caller.clone());
         let called = Party { number: dialed(&ch.exten).to_owned(), ..Party::default() };
         let call = self.calls[&key].id.clone();
         out.push(Event::Originated {
@@ -291,7 +341,7 @@ impl Tracker {
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
         let Some(device) = ch.device.clone() else { return };
-        let channel = ch.name.to_string();
+        let channel = ch.shown();
         let caller = ch.caller.clone();
         // The prompt leg shows the destination as its connected line once Asterisk dials it;
         // until then the channel's extension is the best name for the destination.
@@ -323,11 +373,24 @@ impl Tracker {
         if !ch.conn.can_become(ConnectionState::Alerting) {
             return;
         }
+        if !prompt {
+            self.open_call(key, out);
+            // Reporting the call may have made this very channel its calling party.
+            if self
+                .chans
+                .get(uid)
+                .is_none_or(|c| c.role == Role::Calling || !c.conn.can_become(ConnectionState::Alerting))
+            {
+                return;
+            }
+        }
+        let was_announced = self.is_announced(key);
         self.announce(key);
-        if let Some(from) = self.calls.get_mut(&key).and_then(|c| c.pending_forward.take()) {
+        let forward =
+            self.calls.get_mut(&key).and_then(|c| c.pending_forward.take()).filter(|_| was_announced);
+        if let Some(from) = forward {
             let ch = &self.chans[uid];
-            let (channel, caller, called) =
-                (ch.name.to_string(), self.caller_of(key, uid), self.called_of(key, uid));
+            let (channel, caller, called) = (ch.shown(), self.caller_of(key, uid), self.called_of(key, uid));
             let call = self.calls[&key].id.clone();
             if let Some(c) = self.calls.get_mut(&key) {
                 c.diverted = Some(Diversion { from: from.clone(), reason: DivertReason::Forward });
@@ -342,12 +405,14 @@ impl Tracker {
                 called,
             });
         }
-        self.move_conn(uid, ConnectionState::Alerting);
+        if !self.move_conn(uid, ConnectionState::Alerting) {
+            return;
+        }
         if let Some(ch) = self.chans.get_mut(uid) {
             ch.delivered = true;
         }
         let ch = &self.chans[uid];
-        let channel = ch.name.to_string();
+        let channel = ch.shown();
         let (caller, called) = if prompt {
             (ch.caller.clone(), Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
         } else {
@@ -376,21 +441,32 @@ impl Tracker {
             Role::Prompt => return self.prompt_answered(uid, out),
             _ => {}
         }
-        if matches!(ch.conn, ConnectionState::Null | ConnectionState::Queued) && !ch.delivered {
+        self.open_call(key, out);
+        let Some(ch) = self.chans.get(uid) else { return };
+        if ch.role == Role::Calling {
+            // Reporting the call made this channel its calling party: it placed the call.
+            return;
+        }
+        let unreported = !self.is_announced(key);
+        if matches!(ch.conn, ConnectionState::Null | ConnectionState::Queued) && (!ch.delivered || unreported)
+        {
             // Answered without ringing first (auto-answer, or events lost): report the
             // ringing too, so every consumer sees the same sequence.
+            if let Some(ch) = self.chans.get_mut(uid) {
+                ch.delivered = false;
+            }
             self.deliver(uid, out);
         }
         let Some(ch) = self.chans.get(uid) else { return };
         let Some(device) = ch.device.clone() else { return };
-        if !self.move_conn(uid, ConnectionState::Connected) {
+        if !self.is_announced(key) || !self.move_conn(uid, ConnectionState::Connected) {
             return;
         }
         self.announce(key);
         if let Some(c) = self.calls.get_mut(&key) {
             c.answered = true;
         }
-        let channel = self.chans[uid].name.to_string();
+        let channel = self.chans[uid].shown();
         let (caller, called) = (self.caller_of(key, uid), self.called_of(key, uid));
         let calling_device = self.calling_device(key);
         let call = self.calls[&key].id.clone();
@@ -415,13 +491,14 @@ impl Tracker {
         out: &mut Vec<Event>,
     ) {
         let Some(key) = self.ensure_call(uid) else { return };
+        self.open_call(key, out);
         let Some(ch) = self.chans.get(uid) else { return };
         let Some(device) = ch.device.clone() else { return };
         if !self.move_conn(uid, ConnectionState::Failed) {
             return;
         }
         self.announce(key);
-        let channel = self.chans[uid].name.to_string();
+        let channel = self.chans[uid].shown();
         let call = self.calls[&key].id.clone();
         out.push(Event::Failed { call, device, channel, state: ConnectionState::Failed, reason, cause });
     }
@@ -432,10 +509,11 @@ impl Tracker {
         let Some(key) = self.chans.get(uid).and_then(|c| c.call) else { return };
         let Some(ch) = self.chans.get_mut(uid) else { return };
         let previous = ch.conn;
+        let channel = ch.shown();
         ch.conn = ConnectionState::Null;
         ch.call = None;
+        ch.label = None;
         let device = ch.device.clone();
-        let channel = ch.name.to_string();
         let Some(call) = self.calls.get_mut(&key) else { return };
         call.members.retain(|m| &**m != uid);
         // The call ends with the calling party's cause if it has one, else the first seen.
@@ -463,11 +541,15 @@ impl Tracker {
     /// Removes a call, reporting `CallCleared` if it was ever reported.
     pub(super) fn drop_call(&mut self, key: CallKey, cause: Option<Cause>, out: &mut Vec<Event>) {
         let Some(call) = self.calls.remove(&key) else { return };
+        if self.by_id.get(&call.id) == Some(&key) {
+            self.by_id.remove(&call.id);
+        }
         for m in &call.members {
             if let Some(ch) = self.chans.get_mut(m) {
                 if ch.call == Some(key) {
                     ch.call = None;
                     ch.conn = ConnectionState::Null;
+                    ch.label = None;
                 }
             }
         }
@@ -499,7 +581,7 @@ impl Tracker {
             .filter_map(|m| self.chans.get(&**m))
             .filter(|ch| ch.conn != ConnectionState::Null)
             .filter_map(|ch| {
-                Some(Connection { device: ch.device.clone()?, channel: ch.name.to_string(), state: ch.conn })
+                Some(Connection { device: ch.device.clone()?, channel: ch.shown(), state: ch.conn })
             })
             .collect();
         if let Some((q, s)) = &c.queue {

@@ -39,6 +39,10 @@ pub(super) enum DialOutcome {
 #[derive(Debug)]
 pub(super) struct Chan {
     pub(super) name: Box<str>,
+    /// The name its connection was first reported under; events keep using it when
+    /// Asterisk renames the channel mid-call (masquerades), so a consumer sees one
+    /// connection, not two.
+    pub(super) label: Option<Box<str>>,
     pub(super) uid: Uid,
     pub(super) linkedid: Box<str>,
     /// Whether the PBX reported a Linkedid (Asterisk 1.8+): only then does "first of
@@ -75,6 +79,7 @@ impl Chan {
         let device = interface_of(name).map(|(_, dev)| DeviceId::new(dev));
         Chan {
             name: name.into(),
+            label: None,
             uid: uid.into(),
             linkedid: uid.into(),
             has_linkedid: false,
@@ -96,6 +101,11 @@ impl Chan {
             detached: false,
             conferenced: false,
         }
+    }
+
+    /// The channel name events report for this channel's connection.
+    pub(super) fn shown(&self) -> String {
+        self.label.as_deref().unwrap_or(&self.name).to_owned()
     }
 
     pub(super) fn is_local(&self) -> bool {

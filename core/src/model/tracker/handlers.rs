@@ -105,9 +105,9 @@ pub(super) fn dispatch(t: &mut Tracker, msg: &Message, out: &mut Vec<Event>) {
                 t.on_link(msg, out);
             }
         }
-        Kind::LocalBridge => t.on_local_bridge(msg),
+        Kind::LocalBridge => t.on_local_bridge(msg, out),
         Kind::Hangup => t.on_hangup(msg, out),
-        Kind::Rename => t.on_rename(msg),
+        Kind::Rename => t.on_rename(msg, out),
         Kind::Masquerade => t.on_masquerade(msg, out),
         Kind::BlindTransfer => t.on_blind_transfer(msg, out),
         Kind::AttendedTransfer => t.on_attended_transfer(msg, out),
@@ -141,7 +141,7 @@ impl Tracker {
 
     /// Finds or creates the channel an event is about, so that a lost `Newchannel` does not
     /// lose the call.
-    pub(super) fn touch(&mut self, msg: &Message, prefix: &str) -> Option<Uid> {
+    pub(super) fn touch(&mut self, msg: &Message, prefix: &str, out: &mut Vec<Event>) -> Option<Uid> {
         let mut key = String::with_capacity(prefix.len() + 9);
         key.push_str(prefix);
         key.push_str("Uniqueid");
@@ -156,7 +156,7 @@ impl Tracker {
         };
         if !self.chans.contains_key(&uid) {
             let name = name.unwrap_or(&uid).to_owned();
-            self.insert_chan(Chan::new(&uid, &name));
+            self.insert_chan(Chan::new(&uid, &name), out);
             if let Some(ch) = self.chans.get_mut(&uid) {
                 ch.update_from(msg, prefix);
             }
@@ -165,12 +165,15 @@ impl Tracker {
         Some(uid)
     }
 
-    pub(super) fn insert_chan(&mut self, ch: Chan) {
+    pub(super) fn insert_chan(&mut self, ch: Chan, out: &mut Vec<Event>) {
         while self.chans.len() >= self.limits.max_channels {
             let Some(old) = self.order.pop_front() else { break };
-            let mut evicted = std::mem::take(&mut self.evicted);
-            self.forget(&old, &mut evicted);
-            self.evicted = evicted;
+            self.forget(&old, out);
+        }
+        // Asterisk never has two live channels of one name: an older holder of this name
+        // hung up without us seeing it.
+        if let Some(stale) = self.by_name.get(&*ch.name).filter(|u| **u != ch.uid).cloned() {
+            self.forget(&stale, out);
         }
         self.by_name.insert(ch.name.clone(), ch.uid.clone());
         self.order.push_back(ch.uid.clone());
@@ -214,7 +217,7 @@ impl Tracker {
     }
 
     fn on_newchannel(&mut self, msg: &Message, out: &mut Vec<Event>) {
-        let Some(uid) = self.touch(msg, "") else { return };
+        let Some(uid) = self.touch(msg, "", out) else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
             ch.update_from(msg, "");
         }
@@ -222,7 +225,7 @@ impl Tracker {
     }
 
     fn on_newstate(&mut self, msg: &Message, out: &mut Vec<Event>) {
-        let Some(uid) = self.touch(msg, "") else { return };
+        let Some(uid) = self.touch(msg, "", out) else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
             ch.update_from(msg, "");
         }
@@ -328,8 +331,8 @@ impl Tracker {
     /// `src_prefix`/`dst_prefix` select the field names: `Channel`/`DestChannel` (13+) or
     /// `Src`/`Dest` forms of the older `Dial`.
     fn on_dial_begin(&mut self, msg: &Message, src_prefix: &str, dst_prefix: &str, out: &mut Vec<Event>) {
-        let src = self.touch(msg, src_prefix);
-        let Some(dst) = self.touch(msg, dst_prefix) else { return };
+        let src = self.touch(msg, src_prefix, out);
+        let Some(dst) = self.touch(msg, dst_prefix, out) else { return };
         if let Some(ch) = src.as_deref().and_then(|s| self.chans.get_mut(s)) {
             ch.update_from(msg, src_prefix);
         }
@@ -487,7 +490,7 @@ impl Tracker {
         let dst = match (dst_uid, dst_name) {
             (Some(u), name) => {
                 if !self.chans.contains_key(&u) {
-                    self.insert_chan(Chan::new(&u, name.unwrap_or(&u)));
+                    self.insert_chan(Chan::new(&u, name.unwrap_or(&u)), out);
                     self.pair_local(&u);
                 }
                 u
@@ -502,7 +505,7 @@ impl Tracker {
     }
 
     fn on_bridge_enter(&mut self, msg: &Message, out: &mut Vec<Event>) {
-        let Some(uid) = self.touch(msg, "") else { return };
+        let Some(uid) = self.touch(msg, "", out) else { return };
         let bridge = msg.get("BridgeUniqueid").map(str::trim).unwrap_or("");
         if let Some(ch) = self.chans.get_mut(&uid) {
             ch.update_from(msg, "");
@@ -601,7 +604,7 @@ impl Tracker {
             let Some(call) = self.calls.get(&key).filter(|c| c.announced).map(|c| c.id.clone()) else {
                 continue;
             };
-            let channel = ch.name.to_string();
+            let channel = ch.shown();
             if let Some(ch) = self.chans.get_mut(&**p) {
                 ch.conferenced = true;
             }
@@ -645,9 +648,9 @@ impl Tracker {
         }
     }
 
-    fn on_local_bridge(&mut self, msg: &Message) {
-        let one = self.touch(msg, "LocalOne");
-        let two = self.touch(msg, "LocalTwo");
+    fn on_local_bridge(&mut self, msg: &Message, out: &mut Vec<Event>) {
+        let one = self.touch(msg, "LocalOne", out);
+        let two = self.touch(msg, "LocalTwo", out);
         if let (Some(one), Some(two)) = (one, two) {
             if one == two {
                 return;
@@ -688,7 +691,7 @@ impl Tracker {
         out.append(&mut sink);
     }
 
-    fn on_rename(&mut self, msg: &Message) {
+    fn on_rename(&mut self, msg: &Message, out: &mut Vec<Event>) {
         let old = msg.get("Oldname").or_else(|| msg.get("Channel")).map(str::trim);
         let Some(new) = msg.get("Newname").map(str::trim) else { return };
         let uid = msg
@@ -698,9 +701,18 @@ impl Tracker {
         let Some(uid) = uid else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
             let old_name = std::mem::replace(&mut ch.name, "".into());
-            ch.rename(new);
+            if ch.call.is_some() || ch.conn != ConnectionState::Null {
+                // A channel in a call keeps its device: only a Masquerade (handled on its
+                // own) moves a call to another phone.
+                ch.name = new.into();
+            } else {
+                ch.rename(new);
+            }
             if self.by_name.get(&*old_name).is_some_and(|u| *u == uid) {
                 self.by_name.remove(&*old_name);
+            }
+            if let Some(stale) = self.by_name.get(new).filter(|u| **u != uid).cloned() {
+                self.forget(&stale, out);
             }
             self.by_name.insert(new.into(), uid);
         }
@@ -717,7 +729,8 @@ impl Tracker {
             return;
         }
         let Some(c) = self.chans.get(&clone) else { return };
-        let (key, role, conn, delivered, device) = (c.call, c.role, c.conn, c.delivered, c.device.clone());
+        let (key, role, conn, delivered, device, label) =
+            (c.call, c.role, c.conn, c.delivered, c.device.clone(), c.label.clone());
         let Some(key) = key.filter(|k| self.calls.contains_key(k)) else { return };
         if self.chans.get(&original).and_then(|o| o.call) != Some(key) {
             // The original leaves whatever it was part of, quietly when it was plumbing.
@@ -733,6 +746,7 @@ impl Tracker {
         if let Some(c) = self.chans.get_mut(&clone) {
             c.call = None;
             c.conn = ConnectionState::Null;
+            c.label = None;
             c.detached = true;
         }
         if let Some(o) = self.chans.get_mut(&original) {
@@ -741,6 +755,7 @@ impl Tracker {
             o.conn = conn;
             o.delivered = delivered;
             o.device = device;
+            o.label = label;
             o.local_one = None;
             o.peer = None;
             o.detached = false;
@@ -758,7 +773,7 @@ impl Tracker {
         if !self.move_conn(&uid, to) {
             return;
         }
-        let channel = self.chans[&uid].name.to_string();
+        let channel = self.chans[&uid].shown();
         let call = self.calls[&key].id.clone();
         out.push(if hold {
             Event::Held { call, device, channel, state: to }

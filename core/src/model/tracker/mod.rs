@@ -61,6 +61,8 @@ pub struct Tracker {
     /// `Masquerade`) and to pair Local halves.
     by_name: HashMap<Box<str>, Uid>,
     calls: HashMap<CallKey, CallRec>,
+    /// Open calls by id: a call id is never given to two open calls.
+    by_id: HashMap<CallId, CallKey>,
     /// Bridge id to the channels in it (Local halves included).
     bridges: HashMap<Box<str>, Vec<Uid>>,
     /// Creation order of channels, to evict the oldest when full.
@@ -69,9 +71,6 @@ pub struct Tracker {
     next_key: CallKey,
     limits: TrackerLimits,
     calls_total: u64,
-    /// Events caused by evicting the oldest channel when the table is full, reported at
-    /// the end of the `apply` that caused them.
-    evicted: Vec<Event>,
 }
 
 impl Tracker {
@@ -96,9 +95,6 @@ impl Tracker {
     /// Like [`apply`](Self::apply), appending to `out` (no allocation for ignored events).
     pub fn apply_into(&mut self, msg: &Message, out: &mut Vec<Event>) {
         handlers::dispatch(self, msg, out);
-        if !self.evicted.is_empty() {
-            out.append(&mut self.evicted);
-        }
     }
 
     /// The calls now, in no particular order.
@@ -108,7 +104,8 @@ impl Tracker {
 
     /// One call by id.
     pub fn call(&self, id: &str) -> Option<Call> {
-        self.calls.values().find(|c| c.announced && c.id.as_str() == id).map(|c| self.call_view(c))
+        let key = self.by_id.get(id)?;
+        self.calls.get(key).filter(|c| c.announced).map(|c| self.call_view(c))
     }
 
     /// The devices seen so far.

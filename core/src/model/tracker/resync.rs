@@ -75,7 +75,7 @@ impl Tracker {
             if let Some(b) = m.get("BridgeId").map(str::trim).filter(|b| !b.is_empty()) {
                 ch.bridge = Some(b.into());
             }
-            fresh.insert_chan(ch);
+            fresh.insert_chan(ch, &mut Vec::new());
         }
         let uids: Vec<Uid> = fresh.order.iter().cloned().collect();
         for u in &uids {

@@ -84,6 +84,8 @@ impl Tracker {
         let Some(primary) = self.party_call(&transferee) else { return };
         let secondary =
             target.as_deref().and_then(|t| self.party_call(t)).or_else(|| self.party_call(&second));
+        let is_party = |u: &Uid| Some(u) == orig.as_ref() || *u == second || *u == transferee;
+        let target = target.filter(|t| !is_party(t));
         let (kind, targets): (TransferKind, Vec<Uid>) = if dest_type.eq_ignore_ascii_case("App") {
             // Blonde: the transferer hung up while the target was still being dialed.
             let ringing = secondary
@@ -91,6 +93,7 @@ impl Tracker {
                 .map(|c| {
                     c.members
                         .iter()
+                        .filter(|m| !is_party(m))
                         .filter(|m| self.chans.get(&***m).is_some_and(|ch| ch.role == Role::Called))
                         .filter(|m| {
                             self.chans.get(&***m).is_some_and(|ch| {
@@ -275,6 +278,8 @@ impl Tracker {
                 });
                 cancelled.or_else(|| c.members.iter().find(ringing)).cloned()
             });
+        self.open_call(key, out);
+        let announced = self.is_announced(key);
         let call_id = self.calls[&key].id.clone();
         // The picker's own call (to the pickup code) merges into the picked-up call.
         if let Some(own) = self.chans.get(picker).and_then(|c| c.call) {
@@ -287,9 +292,10 @@ impl Tracker {
             ch.role = Role::Called;
             ch.delivered = true;
             ch.conn = ConnectionState::Null;
+            ch.label = None;
         }
         self.join(picker, key);
-        if let (Some(from_uid), Some(to)) = (from, self.endpoint_of(picker)) {
+        if let (Some(from_uid), Some(to), true) = (from, self.endpoint_of(picker), announced) {
             if let Some(from) = self.endpoint_of(&from_uid) {
                 let caller = self.caller_of(key, &from_uid);
                 let called = self.called_of(key, &from_uid);
