@@ -262,9 +262,9 @@ impl Tracker {
     pub(super) fn caller_of(&self, key: CallKey, uid: &str) -> Party {
         let calling = self.calls.get(&key).and_then(|c| c.calling.clone());
         if let Some(ch) = calling.as_deref().and_then(|c| self.chans.get(c)) {
-            return ch.caller.clone();
+            return ch.caller.party();
         }
-        self.chans.get(uid).map(|c| c.connected.clone()).unwrap_or_default()
+        self.chans.get(uid).map(|c| c.connected.party()).unwrap_or_default()
     }
 
     /// Who was called: the number the caller dialed, and the name where the PBX gave one.
@@ -278,10 +278,10 @@ impl Tracker {
         if let Some(ch) = ch {
             if ch.role == Role::Called || ch.role == Role::Prompt {
                 if p.number.is_empty() {
-                    p.number = ch.caller.number.clone();
+                    p.number = ch.caller.number.to_string();
                 }
                 if p.name.is_empty() {
-                    p.name = ch.caller.name.clone();
+                    p.name = ch.caller.name.to_string();
                 }
             }
         }
@@ -312,7 +312,7 @@ impl Tracker {
         }
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
-        let (channel, caller) = (ch.shown(), ch.caller.clone());
+        let (channel, caller) = (ch.shown(), ch.caller.party());
         let called = Party { number: dialed(&ch.exten).to_owned(), ..Party::default() };
         let call = self.calls[&key].id.clone();
         out.push(Event::Originated {
@@ -342,11 +342,11 @@ impl Tracker {
         let Some(ch) = self.chans.get(uid) else { return };
         let Some(device) = ch.device.clone() else { return };
         let channel = ch.shown();
-        let caller = ch.caller.clone();
+        let caller = ch.caller.party();
         // The prompt leg shows the destination as its connected line once Asterisk dials it;
         // until then the channel's extension is the best name for the destination.
         let called = if !ch.connected.number.is_empty() && ch.connected.number != ch.caller.number {
-            ch.connected.clone()
+            ch.connected.party()
         } else {
             Party { number: dialed(&ch.exten).to_owned(), ..Party::default() }
         };
@@ -414,7 +414,7 @@ impl Tracker {
         let ch = &self.chans[uid];
         let channel = ch.shown();
         let (caller, called) = if prompt {
-            (ch.caller.clone(), Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
+            (ch.caller.party(), Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
         } else {
             (self.caller_of(key, uid), self.called_of(key, uid))
         };
@@ -588,7 +588,7 @@ impl Tracker {
             connections.push(Connection { device: q.clone(), channel: String::new(), state: *s });
         }
         let calling = c.calling.as_deref().and_then(|u| self.chans.get(u));
-        let caller = calling.map(|ch| ch.caller.clone()).unwrap_or_default();
+        let caller = calling.map(|ch| ch.caller.party()).unwrap_or_default();
         let called = calling
             .map(|ch| Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
             .unwrap_or_default();
@@ -605,6 +605,6 @@ impl Tracker {
     }
 
     pub(super) fn endpoint_of(&self, uid: &str) -> Option<Endpoint> {
-        self.chans.get(uid).and_then(endpoint)
+        self.chans.get(uid).and_then(|c| endpoint(c))
     }
 }

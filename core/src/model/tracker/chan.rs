@@ -1,11 +1,38 @@
 //! What the tracker remembers of one PBX channel.
 
+use std::sync::Arc;
+
 use crate::ami::Message;
 use crate::model::event::{Cause, FailureReason};
 use crate::model::ids::{interface_of, DeviceId};
 use crate::model::state::{clean, ConnectionState, Party, Presentation};
 
-pub(super) type Uid = Box<str>;
+/// Caller-id as a channel holds it: boxed strings (smaller than `Party`'s `String`s, and
+/// a tracker holds one per channel side).
+#[derive(Debug, Default)]
+pub(super) struct Cid {
+    pub(super) number: Box<str>,
+    pub(super) name: Box<str>,
+    pub(super) presentation: Presentation,
+}
+
+impl Cid {
+    pub(super) fn party(&self) -> Party {
+        Party {
+            number: self.number.to_string(),
+            name: self.name.to_string(),
+            presentation: self.presentation,
+        }
+    }
+}
+
+/// A channel's uniqueid. Shared (`Arc`) because calls, bridges, Local pairs and dial links
+/// all refer to channels: one allocation per channel, not one per reference.
+pub(super) type Uid = Arc<str>;
+
+/// The hasher of the tracker's tables (foldhash: fast on the short ids AMI uses, seeded
+/// per table).
+pub(super) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 pub(super) type CallKey = u64;
 
 /// Asterisk channel states we react to.
@@ -38,19 +65,19 @@ pub(super) enum DialOutcome {
 
 #[derive(Debug)]
 pub(super) struct Chan {
-    pub(super) name: Box<str>,
+    pub(super) name: Arc<str>,
     /// The name its connection was first reported under; events keep using it when
     /// Asterisk renames the channel mid-call (masquerades), so a consumer sees one
     /// connection, not two.
-    pub(super) label: Option<Box<str>>,
+    pub(super) label: Option<Arc<str>>,
     pub(super) uid: Uid,
-    pub(super) linkedid: Box<str>,
+    pub(super) linkedid: Arc<str>,
     /// Whether the PBX reported a Linkedid (Asterisk 1.8+): only then does "first of
     /// its call" mean anything.
     pub(super) has_linkedid: bool,
     pub(super) state: u8,
-    pub(super) caller: Party,
-    pub(super) connected: Party,
+    pub(super) caller: Cid,
+    pub(super) connected: Cid,
     pub(super) exten: Box<str>,
     /// `Some(true)` for the `;1` half of a Local channel, `Some(false)` for `;2`.
     pub(super) local_one: Option<bool>,
@@ -62,9 +89,9 @@ pub(super) struct Chan {
     pub(super) conn: ConnectionState,
     pub(super) role: Role,
     pub(super) device: Option<DeviceId>,
-    pub(super) bridge: Option<Box<str>>,
+    pub(super) bridge: Option<Arc<str>>,
     /// The bridge it left last (an attended transfer is reported after the swap).
-    pub(super) prev_bridge: Option<Box<str>>,
+    pub(super) prev_bridge: Option<Arc<str>>,
     pub(super) dial_end: Option<DialOutcome>,
     pub(super) delivered: bool,
     /// Left its call through a transfer or pickup; its later events change no call.
@@ -74,18 +101,18 @@ pub(super) struct Chan {
 }
 
 impl Chan {
-    pub(super) fn new(uid: &str, name: &str) -> Self {
+    pub(super) fn new(uid: Uid, name: &str) -> Self {
         let local_one = local_half(name);
         let device = interface_of(name).map(|(_, dev)| DeviceId::new(dev));
         Chan {
             name: name.into(),
             label: None,
-            uid: uid.into(),
-            linkedid: uid.into(),
+            linkedid: uid.clone(),
+            uid,
             has_linkedid: false,
             state: DOWN,
-            caller: Party::default(),
-            connected: Party::default(),
+            caller: Cid::default(),
+            connected: Cid::default(),
             exten: "".into(),
             local_one,
             peer: None,
@@ -118,43 +145,76 @@ impl Chan {
     }
 
     /// Reads the fields a channel event carries (`Newchannel`, `Newstate`, `CoreShowChannel`,
-    /// and the prefixed forms of other events when `prefix` is set).
+    /// and the prefixed forms of other events when `prefix` is set), in one pass over the
+    /// message and without allocating unless a value changed.
     pub(super) fn update_from(&mut self, msg: &Message, prefix: &str) {
-        let mut key = String::with_capacity(prefix.len() + 20);
-        let mut get = |k: &str| -> Option<String> {
-            key.clear();
-            key.push_str(prefix);
-            key.push_str(k);
-            msg.get_lossy(&key).map(|v| v.trim().to_owned())
-        };
-        if let Some(s) = get("ChannelState") {
-            if let Ok(v) = s.parse::<u8>() {
-                self.state = v;
-            }
-        } else if let Some(s) = get("State") {
-            self.state = crate::ami::event::ChannelState::from_desc(&s).code();
+        #[derive(Clone, Copy)]
+        enum F {
+            ChannelState,
+            State,
+            Linkedid,
+            CallerIdNum,
+            CallerId,
+            CallerIdName,
+            ConnectedNum,
+            ConnectedName,
+            Exten,
         }
-        if let Some(l) = get("Linkedid") {
-            if !l.is_empty() {
-                self.linkedid = l.into();
-                self.has_linkedid = true;
-            }
-        }
-        if let Some(n) = get("CallerIDNum").or_else(|| get("CallerID")) {
-            self.caller.number = clean(&n).to_owned();
-        }
-        if let Some(n) = get("CallerIDName") {
-            self.caller.name = clean(&n).to_owned();
-        }
-        if let Some(n) = get("ConnectedLineNum") {
-            self.connected.number = clean(&n).to_owned();
-        }
-        if let Some(n) = get("ConnectedLineName") {
-            self.connected.name = clean(&n).to_owned();
-        }
-        if let Some(e) = get("Exten") {
-            if !e.is_empty() {
-                self.exten = e.into();
+        let mut caller_num_seen = false;
+        for (k, raw) in msg.raw_fields() {
+            let Some(k) = strip_prefix_ci(k, prefix.as_bytes()) else { continue };
+            // The key decides first: most fields of an event are skipped before their
+            // values are looked at.
+            let is = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
+            let f = match k.len() {
+                12 if is("ChannelState") => F::ChannelState,
+                12 if is("CallerIDName") => F::CallerIdName,
+                5 if is("State") => F::State,
+                5 if is("Exten") => F::Exten,
+                8 if is("Linkedid") => F::Linkedid,
+                8 if is("CallerID") => F::CallerId,
+                11 if is("CallerIDNum") => F::CallerIdNum,
+                16 if is("ConnectedLineNum") => F::ConnectedNum,
+                17 if is("ConnectedLineName") => F::ConnectedName,
+                _ => continue,
+            };
+            let lossy;
+            let v = match std::str::from_utf8(raw) {
+                Ok(v) => v.trim(),
+                Err(_) => {
+                    lossy = String::from_utf8_lossy(raw);
+                    lossy.trim()
+                }
+            };
+            match f {
+                F::ChannelState => {
+                    if let Ok(n) = v.parse::<u8>() {
+                        self.state = n;
+                    }
+                }
+                F::State => self.state = crate::ami::event::ChannelState::from_desc(v).code(),
+                F::Linkedid => {
+                    if !v.is_empty() {
+                        if *self.linkedid != *v {
+                            self.linkedid = if *self.uid == *v { self.uid.clone() } else { v.into() };
+                        }
+                        self.has_linkedid = true;
+                    }
+                }
+                F::CallerIdNum => {
+                    caller_num_seen = true;
+                    set(&mut self.caller.number, clean(v));
+                }
+                F::CallerId if !caller_num_seen => set(&mut self.caller.number, clean(v)),
+                F::CallerId => {}
+                F::CallerIdName => set(&mut self.caller.name, clean(v)),
+                F::ConnectedNum => set(&mut self.connected.number, clean(v)),
+                F::ConnectedName => set(&mut self.connected.name, clean(v)),
+                F::Exten => {
+                    if !v.is_empty() && *self.exten != *v {
+                        self.exten = v.into();
+                    }
+                }
             }
         }
     }
@@ -199,4 +259,41 @@ pub(super) fn local_peer_name(name: &str) -> Option<String> {
 
 pub(super) fn parse_cause(msg: &Message) -> Option<Cause> {
     msg.get("Cause").and_then(|c| c.trim().parse::<u16>().ok()).map(Cause)
+}
+
+/// Replaces `dst` with `v` only when it differs.
+pub(super) fn set(dst: &mut Box<str>, v: &str) {
+    if **dst != *v {
+        *dst = v.into();
+    }
+}
+
+/// `key` without `prefix` (ASCII case-insensitive), if it starts with it.
+fn strip_prefix_ci<'a>(key: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    if key.len() >= prefix.len() && key[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        Some(&key[prefix.len()..])
+    } else {
+        None
+    }
+}
+
+/// `<prefix>Uniqueid` and `<prefix>Channel` in one pass over the message.
+pub(super) fn uid_and_channel<'m>(msg: &'m Message, prefix: &str) -> (Option<&'m str>, Option<&'m str>) {
+    let (mut uid, mut chan) = (None, None);
+    for (k, v) in msg.raw_fields() {
+        let n = k.len().wrapping_sub(prefix.len());
+        if n != 8 && n != 7 {
+            continue;
+        }
+        let Some(rest) = strip_prefix_ci(k, prefix.as_bytes()) else { continue };
+        if uid.is_none() && rest.eq_ignore_ascii_case(b"Uniqueid") {
+            uid = std::str::from_utf8(v).ok().map(str::trim);
+        } else if chan.is_none() && rest.eq_ignore_ascii_case(b"Channel") {
+            chan = std::str::from_utf8(v).ok().map(str::trim);
+        }
+        if uid.is_some() && chan.is_some() {
+            break;
+        }
+    }
+    (uid, chan)
 }

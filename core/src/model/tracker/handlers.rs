@@ -5,7 +5,9 @@ use crate::ami::Message;
 use crate::model::event::{Cause, Event, FailureReason};
 use crate::model::state::{clean, ConnectionState};
 
-use super::chan::{local_peer_name, parse_cause, Chan, DialOutcome, Role, Uid, BUSY, RING, RINGING, UP};
+use super::chan::{
+    local_peer_name, parse_cause, uid_and_channel, Chan, DialOutcome, Role, Uid, BUSY, RING, RINGING, UP,
+};
 use super::Tracker;
 
 /// The most channels one bridge (or one walk through bridges) is followed for.
@@ -81,6 +83,19 @@ const KINDS: &[(&str, Kind)] = &[
 
 fn kind_of(name: &str) -> Option<Kind> {
     let name = name.trim();
+    // Most traffic is a few kinds in Asterisk's own spelling, and most of it (VarSet,
+    // Newexten, Cdr...) is ignored: an exact match settles those without a scan.
+    match name {
+        "VarSet" | "Newexten" | "AGIExec" | "RTCPSent" | "RTCPReceived" | "Cdr" | "CEL" | "DialState" => {
+            return None
+        }
+        "Newstate" => return Some(Kind::Newstate),
+        "Newchannel" => return Some(Kind::Newchannel),
+        "BridgeEnter" => return Some(Kind::BridgeEnter),
+        "BridgeLeave" => return Some(Kind::BridgeLeave),
+        "Hangup" => return Some(Kind::Hangup),
+        _ => {}
+    }
     KINDS.iter().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name)).map(|(_, k)| *k)
 }
 
@@ -125,44 +140,74 @@ pub(super) fn dispatch(t: &mut Tracker, msg: &Message, out: &mut Vec<Event>) {
 
 impl Tracker {
     /// The uniqueid of the channel an event is about: `<prefix>Uniqueid`, else the channel
-    /// named by `<prefix>Channel`.
+    /// named by `<prefix>Channel`. A known channel's id is shared, not copied.
     pub(super) fn uid_of(&self, msg: &Message, prefix: &str) -> Option<Uid> {
-        let mut key = String::with_capacity(prefix.len() + 9);
-        key.push_str(prefix);
-        key.push_str("Uniqueid");
-        if let Some(u) = msg.get(&key).map(str::trim).filter(|u| !u.is_empty()) {
-            return Some(u.into());
+        let (uid, name) = uid_and_channel(msg, prefix);
+        if let Some(u) = uid.filter(|u| !u.is_empty()) {
+            return Some(self.chans.get_key_value(u).map_or_else(|| u.into(), |(k, _)| k.clone()));
         }
-        key.truncate(prefix.len());
-        key.push_str("Channel");
-        let name = msg.get(&key)?.trim();
-        self.by_name.get(name).cloned()
+        self.by_name.get(name?).cloned()
     }
 
     /// Finds or creates the channel an event is about, so that a lost `Newchannel` does not
     /// lose the call.
     pub(super) fn touch(&mut self, msg: &Message, prefix: &str, out: &mut Vec<Event>) -> Option<Uid> {
-        let mut key = String::with_capacity(prefix.len() + 9);
-        key.push_str(prefix);
-        key.push_str("Uniqueid");
-        let uid = msg.get(&key).map(str::trim).filter(|u| !u.is_empty()).map(Box::<str>::from);
-        key.truncate(prefix.len());
-        key.push_str("Channel");
-        let name = msg.get(&key).map(str::trim).filter(|n| !n.is_empty());
-        let uid = match (uid, name) {
-            (Some(u), _) => u,
-            (None, Some(n)) => self.by_name.get(n).cloned().unwrap_or_else(|| n.into()),
+        self.touch_new(msg, prefix, out).map(|(u, _)| u)
+    }
+
+    /// Like [`touch`](Self::touch), and whether the channel was created (and read) now.
+    fn touch_new(&mut self, msg: &Message, prefix: &str, out: &mut Vec<Event>) -> Option<(Uid, bool)> {
+        let (uid, name) = uid_and_channel(msg, prefix);
+        let (uid, name) = (uid.filter(|u| !u.is_empty()), name.filter(|n| !n.is_empty()));
+        let known = match (uid, name) {
+            (Some(u), _) => self.chans.get_key_value(u).map(|(k, _)| k.clone()),
+            (None, Some(n)) => self.by_name.get(n).cloned(),
             (None, None) => return None,
         };
-        if !self.chans.contains_key(&uid) {
-            let name = name.unwrap_or(&uid).to_owned();
-            self.insert_chan(Chan::new(&uid, &name), out);
-            if let Some(ch) = self.chans.get_mut(&uid) {
-                ch.update_from(msg, prefix);
-            }
-            self.pair_local(&uid);
+        if let Some(k) = known {
+            return Some((k, false));
         }
-        Some(uid)
+        let uid: Uid = uid.or(name)?.into();
+        let name = name.unwrap_or(&uid).to_owned();
+        self.insert_chan(Chan::new(uid.clone(), &name), out);
+        if let Some(ch) = self.chans.get_mut(&uid) {
+            ch.update_from(msg, prefix);
+        }
+        self.intern_linkedid(&uid);
+        self.pair_local(&uid);
+        Some((uid, true))
+    }
+
+    /// A Linkedid is the uniqueid of another channel: share that channel's copy.
+    fn intern_linkedid(&mut self, uid: &str) {
+        let Some(ch) = self.chans.get(uid) else { return };
+        if std::sync::Arc::ptr_eq(&ch.linkedid, &ch.uid) {
+            return;
+        }
+        let shared = match self.chans.get_key_value(&*ch.linkedid) {
+            Some((k, _)) if !std::sync::Arc::ptr_eq(k, &ch.linkedid) => k.clone(),
+            _ => return,
+        };
+        if let Some(ch) = self.chans.get_mut(uid) {
+            ch.linkedid = shared;
+        }
+    }
+
+    /// Gives memory back after a burst of calls (a table keeps its largest size otherwise).
+    fn shrink_tables(&mut self) {
+        fn shrink<K: std::hash::Hash + Eq, V>(m: &mut super::chan::Map<K, V>) {
+            if m.capacity() > 4096 && m.len() * 4 < m.capacity() {
+                m.shrink_to(m.len() * 2);
+            }
+        }
+        shrink(&mut self.chans);
+        shrink(&mut self.by_name);
+        shrink(&mut self.bridges);
+        shrink(&mut self.calls);
+        shrink(&mut self.by_id);
+        if self.order.capacity() > 4096 && self.order.len() * 4 < self.order.capacity() {
+            self.order.shrink_to(self.order.len() * 2);
+        }
     }
 
     pub(super) fn insert_chan(&mut self, ch: Chan, out: &mut Vec<Event>) {
@@ -177,7 +222,7 @@ impl Tracker {
         }
         self.by_name.insert(ch.name.clone(), ch.uid.clone());
         self.order.push_back(ch.uid.clone());
-        self.chans.insert(ch.uid.clone(), ch);
+        self.chans.insert(ch.uid.clone(), Box::new(ch));
     }
 
     /// Removes a channel that hung up (after its connection left the call).
@@ -195,6 +240,7 @@ impl Tracker {
         if self.order.len() > self.chans.len() * 2 + 64 {
             let chans = &self.chans;
             self.order.retain(|u| chans.contains_key(u));
+            self.shrink_tables();
         }
     }
 
@@ -217,17 +263,23 @@ impl Tracker {
     }
 
     fn on_newchannel(&mut self, msg: &Message, out: &mut Vec<Event>) {
-        let Some(uid) = self.touch(msg, "", out) else { return };
-        if let Some(ch) = self.chans.get_mut(&uid) {
-            ch.update_from(msg, "");
+        let Some((uid, created)) = self.touch_new(msg, "", out) else { return };
+        if !created {
+            if let Some(ch) = self.chans.get_mut(&uid) {
+                ch.update_from(msg, "");
+            }
+            self.intern_linkedid(&uid);
         }
         self.on_state(&uid, out);
     }
 
     fn on_newstate(&mut self, msg: &Message, out: &mut Vec<Event>) {
-        let Some(uid) = self.touch(msg, "", out) else { return };
-        if let Some(ch) = self.chans.get_mut(&uid) {
-            ch.update_from(msg, "");
+        let Some((uid, created)) = self.touch_new(msg, "", out) else { return };
+        if !created {
+            if let Some(ch) = self.chans.get_mut(&uid) {
+                ch.update_from(msg, "");
+            }
+            self.intern_linkedid(&uid);
         }
         self.on_state(&uid, out);
     }
@@ -305,10 +357,10 @@ impl Tracker {
         let Some(uid) = self.uid_of(msg, "") else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
             if let Some(n) = msg.get_lossy("CallerIDNum").or_else(|| msg.get_lossy("CallerID")) {
-                ch.caller.number = clean(&n).to_owned();
+                super::chan::set(&mut ch.caller.number, clean(&n));
             }
             if let Some(n) = msg.get_lossy("CallerIDName") {
-                ch.caller.name = clean(&n).to_owned();
+                super::chan::set(&mut ch.caller.name, clean(&n));
             }
             if let Some(p) = msg.get("CID-CallingPres") {
                 ch.set_calling_pres(p);
@@ -320,10 +372,10 @@ impl Tracker {
         let Some(uid) = self.uid_of(msg, "") else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
             if let Some(n) = msg.get_lossy("ConnectedLineNum") {
-                ch.connected.number = clean(&n).to_owned();
+                super::chan::set(&mut ch.connected.number, clean(&n));
             }
             if let Some(n) = msg.get_lossy("ConnectedLineName") {
-                ch.connected.name = clean(&n).to_owned();
+                super::chan::set(&mut ch.connected.name, clean(&n));
             }
         }
     }
@@ -476,21 +528,20 @@ impl Tracker {
             return;
         }
         // 1.8/11: Channel/UniqueID -> Destination/DestUniqueID; 1.4: Source/SrcUniqueID.
-        let src = msg
-            .get("UniqueID")
-            .or_else(|| msg.get("SrcUniqueID"))
-            .map(|u| Box::<str>::from(u.trim()))
-            .or_else(|| {
-                msg.get("Channel")
-                    .or_else(|| msg.get("Source"))
-                    .and_then(|n| self.by_name.get(n.trim()).cloned())
-            });
-        let dst_uid = msg.get("DestUniqueID").map(|u| Box::<str>::from(u.trim()));
+        let src =
+            msg.get("UniqueID").or_else(|| msg.get("SrcUniqueID")).map(|u| Uid::from(u.trim())).or_else(
+                || {
+                    msg.get("Channel")
+                        .or_else(|| msg.get("Source"))
+                        .and_then(|n| self.by_name.get(n.trim()).cloned())
+                },
+            );
+        let dst_uid = msg.get("DestUniqueID").map(|u| Uid::from(u.trim()));
         let dst_name = msg.get("Destination").map(str::trim);
         let dst = match (dst_uid, dst_name) {
             (Some(u), name) => {
                 if !self.chans.contains_key(&u) {
-                    self.insert_chan(Chan::new(&u, name.unwrap_or(&u)), out);
+                    self.insert_chan(Chan::new(u.clone(), name.unwrap_or(&u)), out);
                     self.pair_local(&u);
                 }
                 u
@@ -516,11 +567,19 @@ impl Tracker {
 
     fn enter_bridge(&mut self, uid: &str, bridge: &str) {
         self.leave_bridge(uid);
-        let Some(ch) = self.chans.get_mut(uid) else { return };
-        ch.bridge = Some(bridge.into());
-        let members = self.bridges.entry(bridge.into()).or_default();
+        let Some((key, _)) = self.chans.get_key_value(uid) else { return };
+        let key = key.clone();
+        // One shared copy of the bridge id for the table and its members.
+        let id: std::sync::Arc<str> = match self.bridges.get_key_value(bridge) {
+            Some((k, _)) => k.clone(),
+            None => bridge.into(),
+        };
+        if let Some(ch) = self.chans.get_mut(uid) {
+            ch.bridge = Some(id.clone());
+        }
+        let members = self.bridges.entry(id).or_default();
         if members.len() < MAX_BRIDGE {
-            members.push(uid.into());
+            members.push(key);
         }
     }
 
@@ -632,7 +691,7 @@ impl Tracker {
             format!("link:{}", msg.get("Uniqueid1").or_else(|| msg.get("Channel1")).unwrap_or("").trim());
         let mut last = None;
         for i in ["1", "2"] {
-            let uid = msg.get(&format!("Uniqueid{i}")).map(|u| Box::<str>::from(u.trim())).or_else(|| {
+            let uid = msg.get(&format!("Uniqueid{i}")).map(|u| Uid::from(u.trim())).or_else(|| {
                 msg.get(&format!("Channel{i}")).and_then(|n| self.by_name.get(n.trim()).cloned())
             });
             let Some(uid) = uid else { continue };
@@ -696,7 +755,7 @@ impl Tracker {
         let Some(new) = msg.get("Newname").map(str::trim) else { return };
         let uid = msg
             .get("Uniqueid")
-            .map(|u| Box::<str>::from(u.trim()))
+            .map(|u| Uid::from(u.trim()))
             .or_else(|| old.and_then(|o| self.by_name.get(o).cloned()));
         let Some(uid) = uid else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {

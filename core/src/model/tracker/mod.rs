@@ -16,8 +16,6 @@ mod resync;
 mod tests;
 mod transfer;
 
-use std::collections::HashMap;
-
 use crate::ami::Message;
 use crate::model::call::Call;
 use crate::model::device::Device;
@@ -25,7 +23,7 @@ use crate::model::event::Event;
 use crate::model::ids::{CallId, DeviceId};
 
 use calls::CallRec;
-use chan::{CallKey, Chan, Uid};
+use chan::{CallKey, Chan, Map, Uid};
 
 pub use resync::ResyncLists;
 
@@ -56,18 +54,19 @@ pub struct Snapshot {
 /// The call-state machine. Feed it every AMI event with [`apply`](Tracker::apply).
 #[derive(Debug, Default)]
 pub struct Tracker {
-    chans: HashMap<Uid, Chan>,
+    /// Boxed: the table then moves 24 bytes per channel when it grows, not the whole record.
+    chans: Map<Uid, Box<Chan>>,
     /// Channel name to uniqueid, for events that name channels only (Asterisk 1.4,
     /// `Masquerade`) and to pair Local halves.
-    by_name: HashMap<Box<str>, Uid>,
-    calls: HashMap<CallKey, CallRec>,
+    by_name: Map<std::sync::Arc<str>, Uid>,
+    calls: Map<CallKey, CallRec>,
     /// Open calls by id: a call id is never given to two open calls.
-    by_id: HashMap<CallId, CallKey>,
+    by_id: Map<CallId, CallKey>,
     /// Bridge id to the channels in it (Local halves included).
-    bridges: HashMap<Box<str>, Vec<Uid>>,
+    bridges: Map<std::sync::Arc<str>, Vec<Uid>>,
     /// Creation order of channels, to evict the oldest when full.
     order: std::collections::VecDeque<Uid>,
-    devices: HashMap<DeviceId, Device>,
+    devices: Map<DeviceId, Device>,
     next_key: CallKey,
     limits: TrackerLimits,
     calls_total: u64,

@@ -70,7 +70,7 @@ impl Tracker {
             if fresh.chans.contains_key(uid) || fresh.chans.len() >= fresh.limits.max_channels {
                 continue;
             }
-            let mut ch = Chan::new(uid, name);
+            let mut ch = Chan::new(uid.into(), name);
             ch.update_from(m, "");
             if let Some(b) = m.get("BridgeId").map(str::trim).filter(|b| !b.is_empty()) {
                 ch.bridge = Some(b.into());

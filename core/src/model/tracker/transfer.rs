@@ -41,7 +41,7 @@ impl Tracker {
         c.calling = Some(transferee.clone());
         let call = c.id.clone();
         let announced = c.announced;
-        let caller = self.chans.get(&transferee).map(|c| c.caller.clone()).unwrap_or_default();
+        let caller = self.chans.get(&transferee).map(|c| c.caller.party()).unwrap_or_default();
         let targets = if exten.is_empty() {
             Vec::new()
         } else {
@@ -124,7 +124,7 @@ impl Tracker {
             c.calling = Some(transferee.clone());
             c.announced = true;
         }
-        let caller = self.chans.get(&transferee).map(|c| c.caller.clone()).unwrap_or_default();
+        let caller = self.chans.get(&transferee).map(|c| c.caller.party()).unwrap_or_default();
         let target_endpoints = targets.iter().filter_map(|t| self.endpoint_of(t)).collect();
         out.push(Event::Transferred {
             call: primary_id.clone(),
@@ -353,7 +353,7 @@ impl Tracker {
         c.queue = Some((device.clone(), ConnectionState::Queued));
         c.announced = true;
         let call = c.id.clone();
-        let caller = self.chans.get(&uid).map(|c| c.caller.clone()).unwrap_or_default();
+        let caller = self.chans.get(&uid).map(|c| c.caller.party()).unwrap_or_default();
         let position = msg.get("Position").and_then(|p| p.trim().parse().ok());
         out.push(Event::Queued {
             call,
