@@ -328,6 +328,10 @@ impl Tracker {
     /// The click-to-dial prompt was answered: the user's phone now places the call.
     pub(super) fn prompt_answered(&mut self, uid: &str, out: &mut Vec<Event>) {
         let Some(key) = self.ensure_call(uid) else { return };
+        if self.chans.get(uid).is_none_or(|c| c.device.is_none()) {
+            // Not a phone (a channel known only by its uniqueid): nothing to report.
+            return;
+        }
         if let Some(c) = self.calls.get_mut(&key) {
             c.calling = Some(uid.into());
             c.click_to_dial = false;

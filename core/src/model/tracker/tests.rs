@@ -293,3 +293,20 @@ fn channel_table_is_bounded() {
     assert_eq!(started - cleared, t.open_calls());
     assert!(t.devices().len() <= 10);
 }
+
+/// Found by the tracker fuzz target: an Originate leg known only by its uniqueid (no
+/// channel name, so no device) answering must not open a call that is never reported.
+#[test]
+fn a_channel_without_a_device_reports_nothing() {
+    let mut t = Tracker::new();
+    let mut out = Vec::new();
+    for m in [
+        msg(&[("Event", "DialBegin"), ("DestUniqueid", "1.9")]),
+        msg(&[("Event", "Newstate"), ("ChannelState", "6"), ("Uniqueid", "1.9")]),
+        msg(&[("Event", "Hangup"), ("Uniqueid", "1.9"), ("Cause", "16")]),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!((t.open_calls(), t.channels()), (0, 0));
+}
