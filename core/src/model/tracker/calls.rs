@@ -312,15 +312,25 @@ impl Tracker {
         }
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
-        let (channel, caller) = (ch.shown(), ch.caller.party());
         let called = Party { number: dialed(&ch.exten).to_owned(), ..Party::default() };
-        let call = self.calls[&key].id.clone();
+        self.push_originated(key, uid, device, called, out);
+    }
+
+    fn push_originated(
+        &self,
+        key: CallKey,
+        uid: &str,
+        device: DeviceId,
+        called: Party,
+        out: &mut Vec<Event>,
+    ) {
+        let (Some(ch), Some(c)) = (self.chans.get(uid), self.calls.get(&key)) else { return };
         out.push(Event::Originated {
-            call,
+            call: c.id.clone(),
             device,
-            channel,
+            channel: ch.shown(),
             state: ConnectionState::Connected,
-            caller,
+            caller: ch.caller.party(),
             called,
         });
     }
@@ -345,8 +355,6 @@ impl Tracker {
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
         let Some(device) = ch.device.clone() else { return };
-        let channel = ch.shown();
-        let caller = ch.caller.party();
         // The prompt leg shows the destination as its connected line once Asterisk dials it;
         // until then the channel's extension is the best name for the destination.
         let called = if !ch.connected.number.is_empty() && ch.connected.number != ch.caller.number {
@@ -354,15 +362,7 @@ impl Tracker {
         } else {
             Party { number: dialed(&ch.exten).to_owned(), ..Party::default() }
         };
-        let call = self.calls[&key].id.clone();
-        out.push(Event::Originated {
-            call,
-            device,
-            channel,
-            state: ConnectionState::Connected,
-            caller,
-            called,
-        });
+        self.push_originated(key, uid, device, called, out);
     }
 
     /// The call rings at this channel's device.

@@ -103,8 +103,7 @@ pub(super) fn dispatch(t: &mut Tracker, msg: &Message, out: &mut Vec<Event>) {
     let Some(name) = msg.event() else { return };
     let Some(kind) = kind_of(name) else { return };
     match kind {
-        Kind::Newchannel => t.on_newchannel(msg, out),
-        Kind::Newstate => t.on_newstate(msg, out),
+        Kind::Newchannel | Kind::Newstate => t.on_channel(msg, out),
         Kind::NewCallerid => t.on_callerid(msg),
         Kind::NewConnectedLine => t.on_connected_line(msg),
         Kind::DialBegin => t.on_dial_begin(msg, "", "Dest", out),
@@ -262,18 +261,8 @@ impl Tracker {
         }
     }
 
-    fn on_newchannel(&mut self, msg: &Message, out: &mut Vec<Event>) {
-        let Some((uid, created)) = self.touch_new(msg, "", out) else { return };
-        if !created {
-            if let Some(ch) = self.chans.get_mut(&uid) {
-                ch.update_from(msg, "");
-            }
-            self.intern_linkedid(&uid);
-        }
-        self.on_state(&uid, out);
-    }
-
-    fn on_newstate(&mut self, msg: &Message, out: &mut Vec<Event>) {
+    /// `Newchannel` and `Newstate`: a channel appears or changes state.
+    fn on_channel(&mut self, msg: &Message, out: &mut Vec<Event>) {
         let Some((uid, created)) = self.touch_new(msg, "", out) else { return };
         if !created {
             if let Some(ch) = self.chans.get_mut(&uid) {
