@@ -9,18 +9,25 @@
 //!   the repository). `decode_track`: decode + a fresh [`Tracker`] applying every
 //!   message; `track_only`: a fresh tracker over the pre-decoded messages;
 //!   `decode_only`: the decoder alone, to split the first figure.
-//! - `tracker/synthetic_calls`: a stream of answered calls as Asterisk 13+ reports
-//!   them through a `Local/` channel pair (the field layout of
-//!   `real/cacofonisk_simple_ab_success_a_hangup.ami`: sorted keys, `SystemName`,
-//!   `AccountCode`), with `VarSet`/`Newexten`/`NewCallerid`/`NewConnectedLine` noise,
-//!   many calls interleaved; same three benchmarks.
+//! - `tracker/synthetic_calls`: a stream of answered calls of the `local_pair` shape:
+//!   Asterisk 13+ through a `Local/` channel pair, 4 channels per call (the field
+//!   layout of `real/cacofonisk_simple_ab_success_a_hangup.ami`: sorted keys,
+//!   `SystemName`, `AccountCode`), with `VarSet`/`Newexten`/`NewCallerid`/
+//!   `NewConnectedLine` noise, many calls interleaved; same three benchmarks.
+//! - `tracker/direct_calls`: the same for the `direct` shape: a phone calling a phone
+//!   on Asterisk 20, 2 channels and no Local channel, every event of
+//!   `asterisk20/sip_call.ami`'s call in its order and field layout (Asterisk's key
+//!   order, no `SystemName`), its `VarSet`/`Newexten`/`ExtensionStatus`/
+//!   `DeviceStateChange`/... noise included; that rendering the shape with the
+//!   capture's values gives the capture's call byte for byte is asserted first.
 //!
 //! Memory (not criterion; printed before the timings): a counting global allocator
 //! measures the live heap bytes a tracker holds with `CTILINK_MEMORY_CALLS` (default
-//! 100,000; `0` skips) concurrent established calls of the synthetic shape (caller,
-//! callee and a Local pair, all bridged and up), then after every call hung up, then
-//! after the tracker is dropped. Input bytes, decoded messages and output events are
-//! dropped before each reading, so the figure is the tracker's own heap.
+//! 100,000; `0` skips) concurrent established calls of each shape in turn (every
+//! channel bridged and up: caller, callee and a Local pair for `local_pair`, caller and
+//! callee for `direct`), then after every call hung up, then after the tracker is
+//! dropped. Input bytes, decoded messages and output events are dropped before each
+//! reading, so the figure is the tracker's own heap.
 
 // The counting `#[global_allocator]` must `unsafe impl GlobalAlloc` (it only forwards to
 // `std::alloc::System` and adds to counters); the workspace denies unsafe code, so this
@@ -137,6 +144,21 @@ fn heap() -> Heap {
     Heap { bytes: LIVE.load(Relaxed), blocks: BLOCKS.load(Relaxed), chunks: CHUNKS.load(Relaxed) }
 }
 
+/// Returns the heap glibc keeps free to the system, so that the RSS growth of a
+/// measurement does not depend on the heap an earlier one freed.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: glibc's `malloc_trim` only releases free memory; any pad is valid.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// Resident set size in bytes (Linux), as a cross-check that includes the allocator.
 fn rss() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -215,8 +237,10 @@ enum V {
     Br1,
     Br2,
     SipCallId,
+    BName,
+    BSipCallId,
 }
-const NVARS: usize = V::SipCallId as usize + 1;
+const NVARS: usize = V::BSipCallId as usize + 1;
 
 /// The placeholder for `v` inside a template string.
 fn ph(v: V) -> String {
@@ -226,8 +250,9 @@ fn ph(v: V) -> String {
 const SYSTEM: &str = "195176c06ab8";
 const NAMES: &[&str] = &["Andrew Garza", "Maria de Vries", "Tom Bakker", "Sanne Visser", "Li Wei"];
 
-/// The values of call `n`. Accounts come from a pool of 1,000 phones.
-fn call_vars(n: u32) -> [String; NVARS] {
+/// The values of call `n` of the `local_pair` shape. Accounts come from a pool of
+/// 1,000 phones.
+fn local_pair_vars(n: u32) -> [String; NVARS] {
     let t = 1_529_936_170 + n / 16;
     let (a, b) = (n % 1000, (n * 7 + 3) % 1000);
     let b = if a == b { (b + 1) % 1000 } else { b };
@@ -254,7 +279,56 @@ fn call_vars(n: u32) -> [String; NVARS] {
         format!("{n:08x}-e609-4fef-b3aa-{:012x}", u64::from(n) * 2),
         format!("{n:08x}-839b-4127-aafe-{:012x}", u64::from(n) * 2 + 1),
         format!("{:08x}{:08x}@172.20.0.13", n.wrapping_mul(2_654_435_761), n),
+        String::new(),
+        String::new(),
     ]
+}
+
+/// The values of call `n` of the `direct` shape, in the style of
+/// `asterisk20/sip_call.ami` (uniqueids `<epoch>.<sequence>`, channels
+/// `SIP/<peer>-<sequence>`, phones named `Phone <number>`). Caller and callee are two
+/// of 1,000 phones, a pair per call in turn, so that calls in progress at once never
+/// share a phone (500 calls apart) and every call sees the same device state changes.
+fn direct_vars(n: u32) -> [String; NVARS] {
+    let t = 1_795_662_582 + n / 16;
+    let a = 200 + 2 * (n % 500);
+    let b = a + 1;
+    let mut v: [String; NVARS] = Default::default();
+    let mut set = |k: V, s: String| v[k as usize] = s;
+    set(V::AUid, format!("{t}.{}", 2 * n));
+    set(V::BUid, format!("{t}.{}", 2 * n + 1));
+    set(V::AChan, format!("SIP/{a}-{:08x}", 2 * n));
+    set(V::BChan, format!("SIP/{b}-{:08x}", 2 * n + 1));
+    set(V::ANum, a.to_string());
+    set(V::BNum, b.to_string());
+    set(V::AName, format!("Phone {a}"));
+    set(V::BName, format!("Phone {b}"));
+    set(V::Br1, format!("{n:08x}-080e-45b7-8e2b-{:012x}", u64::from(n) * 3));
+    set(V::SipCallId, format!("1-{}@127.0.0.1", 21_380 + u64::from(n)));
+    set(
+        V::BSipCallId,
+        format!("{:016x}{:016x}@127.0.0.1:5060", u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15), n),
+    );
+    v
+}
+
+/// The values of the one call of `asterisk20/sip_call.ami`: rendered with them, the
+/// `direct` shape must give that capture's call byte for byte.
+fn sip_call_vars() -> [String; NVARS] {
+    let mut v: [String; NVARS] = Default::default();
+    let mut set = |k: V, s: &str| v[k as usize] = s.to_owned();
+    set(V::AUid, "1795662582.2");
+    set(V::BUid, "1795662582.3");
+    set(V::AChan, "SIP/101-00000000");
+    set(V::BChan, "SIP/100-00000001");
+    set(V::ANum, "101");
+    set(V::BNum, "100");
+    set(V::AName, "Phone 101");
+    set(V::BName, "Phone 100");
+    set(V::Br1, "0d29e3d7-080e-45b7-8e2b-1cc1dd61b970");
+    set(V::SipCallId, "1-21380@127.0.0.1");
+    set(V::BSipCallId, "136e4b334de94dc105a44b8006ee7edd@127.0.0.1:5060");
+    v
 }
 
 /// A channel's fields as its events carry them (values may hold placeholders).
@@ -284,17 +358,28 @@ fn state_desc(s: u8) -> &'static str {
     }
 }
 
-/// One event under construction: fields are sorted by key (bytewise, as in the
-/// cacofonisk captures) when rendered, with `Event` first.
+/// One event under construction, rendered with `Event` first.
 struct Ev {
     name: &'static str,
     fields: Vec<(String, String)>,
+    /// Fields sorted by key (bytewise) when rendered, as in the cacofonisk captures;
+    /// otherwise in the order they were added, as Asterisk 20 sends them.
+    sorted: bool,
 }
 
 impl Ev {
+    /// The cacofonisk layout: sorted keys, with `SystemName`.
     fn new(name: &'static str, privilege: &str) -> Self {
-        let mut e = Ev { name, fields: Vec::with_capacity(40) };
+        let mut e = Ev { name, fields: Vec::with_capacity(40), sorted: true };
         e.kv("Privilege", privilege).kv("SystemName", SYSTEM);
+        e
+    }
+
+    /// The Asterisk 20 layout of `asterisk20/*.ami`: Asterisk's own key order, no
+    /// `SystemName`.
+    fn a20(name: &'static str, privilege: &str) -> Self {
+        let mut e = Ev { name, fields: Vec::with_capacity(40), sorted: false };
+        e.kv("Privilege", privilege);
         e
     }
 
@@ -303,35 +388,39 @@ impl Ev {
         self
     }
 
+    /// The channel fields with prefix `p`, in Asterisk's own order.
     fn chan(&mut self, p: &str, c: &Ch) -> &mut Self {
-        self.kv(&format!("{p}AccountCode"), c.acct.clone())
-            .kv(&format!("{p}CallerIDName"), c.cid_name.clone())
-            .kv(&format!("{p}CallerIDNum"), c.cid_num.clone())
-            .kv(&format!("{p}Channel"), c.chan.clone())
+        self.kv(&format!("{p}Channel"), c.chan.clone())
             .kv(&format!("{p}ChannelState"), c.state.to_string())
             .kv(&format!("{p}ChannelStateDesc"), state_desc(c.state))
-            .kv(&format!("{p}ConnectedLineName"), c.cl_name.clone())
+            .kv(&format!("{p}CallerIDNum"), c.cid_num.clone())
+            .kv(&format!("{p}CallerIDName"), c.cid_name.clone())
             .kv(&format!("{p}ConnectedLineNum"), c.cl_num.clone())
+            .kv(&format!("{p}ConnectedLineName"), c.cl_name.clone())
+            .kv(&format!("{p}Language"), c.language)
+            .kv(&format!("{p}AccountCode"), c.acct.clone())
             .kv(&format!("{p}Context"), c.context)
             .kv(&format!("{p}Exten"), c.exten.clone())
-            .kv(&format!("{p}Language"), c.language)
-            .kv(&format!("{p}Linkedid"), ph(V::AUid))
             .kv(&format!("{p}Priority"), c.priority.to_string())
             .kv(&format!("{p}Uniqueid"), c.uid.clone())
+            .kv(&format!("{p}Linkedid"), ph(V::AUid))
     }
 
+    /// The bridge fields, in Asterisk's own order.
     fn bridge(&mut self, id: V, channels: u8) -> &mut Self {
-        self.kv("BridgeCreator", "<unknown>")
+        self.kv("BridgeUniqueid", ph(id))
+            .kv("BridgeType", "basic")
+            .kv("BridgeTechnology", "simple_bridge")
+            .kv("BridgeCreator", "<unknown>")
             .kv("BridgeName", "<unknown>")
             .kv("BridgeNumChannels", channels.to_string())
-            .kv("BridgeTechnology", "simple_bridge")
-            .kv("BridgeType", "basic")
-            .kv("BridgeUniqueid", ph(id))
             .kv("BridgeVideoSourceMode", "none")
     }
 
     fn render(&mut self) -> String {
-        self.fields.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        if self.sorted {
+            self.fields.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        }
         let mut s = format!("Event: {}\r\n", self.name);
         for (k, v) in &self.fields {
             s.push_str(k);
@@ -377,16 +466,29 @@ impl Template {
     }
 }
 
-/// The events of one call: `setup` up to the moment caller and callee talk (caller,
-/// callee and both Local halves bridged and up), then `teardown` (bridges left,
-/// four hangups).
+/// The events of one call: `setup` up to the moment caller and callee talk (every
+/// channel bridged and up), then `teardown` (bridges left, every channel hung up).
 struct CallShape {
+    /// The shape's label in the memory report.
+    name: &'static str,
+    /// Channels the tracker holds for one established call.
+    channels: usize,
+    /// Normalized events the tracker reports for one whole call (asserted).
+    normalized: usize,
+    /// The values of call `n`.
+    vars: fn(u32) -> [String; NVARS],
     setup: Vec<Template>,
     teardown: Vec<Template>,
 }
 
+fn parse_all(v: &[String]) -> Vec<Template> {
+    v.iter().map(|s| Template::parse(s)).collect()
+}
+
 impl CallShape {
-    fn new() -> Self {
+    /// Asterisk 13+ through a `Local/` pair, as cacofonisk captured it
+    /// (`real/cacofonisk_simple_ab_success_a_hangup.ami`): 4 channels, 40 events.
+    fn local_pair() -> Self {
         let unknown = || "<unknown>".to_owned();
         let mut a = Ch {
             acct: ph(V::AAcct),
@@ -578,8 +680,238 @@ impl CallShape {
         push(&mut hangup(&l2));
         push(&mut hangup(&b));
 
-        let parse = |v: Vec<String>| v.iter().map(|s| Template::parse(s)).collect();
-        CallShape { setup: parse(setup), teardown: parse(teardown) }
+        CallShape {
+            name: "local_pair",
+            channels: 4,
+            normalized: LOCAL_PAIR_EVENTS_PER_CALL,
+            vars: local_pair_vars,
+            setup: parse_all(&setup),
+            teardown: parse_all(&teardown),
+        }
+    }
+
+    /// A phone calling a phone on Asterisk 20, as `asterisk20/sip_call.ami` reports it
+    /// (Asterisk's key order, no `SystemName`, empty `AccountCode`): 2 channels, no
+    /// Local channels, 93 events. Every event of that capture from the caller's
+    /// `Newchannel` to its `Hangup` is here, in the same order with the same fields
+    /// (the `VarSet`, `Newexten`, `NewConnectedLine`, `ExtensionStatus`,
+    /// `DeviceStateChange`, `SuccessfulAuth`, `HangupRequest`, `SoftHangupRequest` and
+    /// `Cdr` noise included); [`check_direct_shape`] asserts it.
+    fn direct() -> Self {
+        let unknown = || "<unknown>".to_owned();
+        let mut a = Ch {
+            acct: String::new(),
+            cid_name: ph(V::AName),
+            cid_num: ph(V::ANum),
+            chan: ph(V::AChan),
+            state: 0,
+            cl_name: unknown(),
+            cl_num: unknown(),
+            context: "internal",
+            exten: ph(V::BNum),
+            language: "en",
+            priority: 1,
+            uid: ph(V::AUid),
+        };
+        let mut b = Ch {
+            acct: String::new(),
+            cid_name: ph(V::BName),
+            cid_num: ph(V::BNum),
+            chan: ph(V::BChan),
+            state: 0,
+            cl_name: unknown(),
+            cl_num: unknown(),
+            context: "internal",
+            exten: "s".to_owned(),
+            language: "en",
+            priority: 1,
+            uid: ph(V::BUid),
+        };
+        let call = "call,all";
+        let dialplan = "dialplan,all";
+        let var = |c: &Ch, name: &str, value: &str| {
+            let mut e = Ev::a20("VarSet", dialplan);
+            e.chan("", c).kv("Variable", name).kv("Value", value);
+            e
+        };
+        let ext_status = |num: V, status: u8, text: &str| {
+            let mut e = Ev::a20("ExtensionStatus", call);
+            e.kv("Exten", ph(num))
+                .kv("Context", "internal")
+                .kv("Hint", format!("SIP/{}", ph(num)))
+                .kv("Status", status.to_string())
+                .kv("StatusText", text);
+            e
+        };
+        let dev_state = |num: V, state: &str| {
+            let mut e = Ev::a20("DeviceStateChange", call);
+            e.kv("Device", format!("SIP/{}", ph(num))).kv("State", state);
+            e
+        };
+        let newexten = |c: &Ch, ext: &str, app: &str, data: &str| {
+            let mut e = Ev::a20("Newexten", dialplan);
+            e.chan("", c).kv("Extension", ext).kv("Application", app).kv("AppData", data);
+            e
+        };
+        let with_cause = |name: &'static str, c: &Ch, txt: bool| {
+            let mut e = Ev::a20(name, call);
+            e.chan("", c).kv("Cause", "16");
+            if txt {
+                e.kv("Cause-txt", "Normal Clearing");
+            }
+            e
+        };
+        let dial = |name: &'static str, a: &Ch, b: &Ch, k: &str, v: &str| {
+            let mut e = Ev::a20(name, call);
+            e.chan("", a).chan("Dest", b).kv(k, v);
+            e
+        };
+        let (an, bn) = (ph(V::ANum), ph(V::BNum));
+
+        let mut setup = Vec::new();
+        let mut push = |e: &mut Ev| setup.push(e.render());
+        push(Ev::a20("Newchannel", call).chan("", &a));
+        push(&mut var(&a, "SIPURI", &format!("sip:{an}@127.0.0.1:5101")));
+        push(&mut var(&a, "SIPDOMAIN", "127.0.0.1"));
+        push(&mut var(&a, "SIPCALLID", &ph(V::SipCallId)));
+        a.state = 4;
+        push(Ev::a20("Newstate", call).chan("", &a));
+        push(
+            Ev::a20("SuccessfulAuth", "security,all")
+                .kv("EventTV", "2026-11-26T03:09:42.435+0000")
+                .kv("Severity", "Informational")
+                .kv("Service", "SIP")
+                .kv("EventVersion", "1")
+                .kv("AccountID", bn.clone())
+                .kv("SessionID", "0x7fe7c800f160")
+                .kv("LocalAddress", "IPV4/UDP/127.0.0.1/5060")
+                .kv("RemoteAddress", "IPV4/UDP/127.0.0.1/5101")
+                .kv("UsingPassword", "0"),
+        );
+        let noop = format!("Call from \"{}\" <{an}> to phone {bn}", ph(V::AName));
+        push(&mut newexten(&a, &bn, "NoOp", &noop));
+        a.priority = 2;
+        let dial_data = format!("SIP/{bn},30,tTkK");
+        push(&mut newexten(&a, &bn, "Dial", &dial_data));
+        for v in [
+            "DIALSTATUS",
+            "DIALEDPEERNUMBER",
+            "DIALEDPEERNAME",
+            "ANSWEREDTIME",
+            "ANSWEREDTIME_MS",
+            "DIALEDTIME",
+            "DIALEDTIME_MS",
+            "RINGTIME",
+            "RINGTIME_MS",
+            "PROGRESSTIME",
+            "PROGRESSTIME_MS",
+        ] {
+            push(&mut var(&a, v, ""));
+        }
+        push(Ev::a20("Newchannel", call).chan("", &b));
+        push(&mut ext_status(V::ANum, 1, "InUse"));
+        push(&mut ext_status(V::BNum, 8, "Ringing"));
+        push(&mut var(&b, "SIPCALLID", &ph(V::BSipCallId)));
+        b.exten = String::new();
+        push(&mut var(&b, "DIALEDPEERNUMBER", &bn));
+        b.exten = bn.clone();
+        b.cl_num = an.clone();
+        b.cl_name = ph(V::AName);
+        push(&mut newexten(&b, &bn, "AppDial", "(Outgoing Line)"));
+        push(Ev::a20("NewConnectedLine", call).chan("", &b));
+        push(&mut dial("DialBegin", &a, &b, "DialString", &bn));
+        a.cl_num = bn.clone();
+        a.cl_name = ph(V::BName);
+        push(Ev::a20("NewConnectedLine", call).chan("", &a));
+        push(&mut dev_state(V::ANum, "INUSE"));
+        push(&mut dev_state(V::BNum, "RINGING"));
+        b.state = 5;
+        push(Ev::a20("Newstate", call).chan("", &b));
+        push(&mut dev_state(V::BNum, "RINGING"));
+        push(&mut var(&a, "RINGTIME", "0"));
+        push(&mut var(&a, "RINGTIME_MS", "0"));
+        push(&mut dial("DialState", &a, &b, "DialStatus", "RINGING"));
+        push(&mut ext_status(V::BNum, 1, "InUse"));
+        push(&mut dev_state(V::BNum, "INUSE"));
+        b.state = 6;
+        push(Ev::a20("Newstate", call).chan("", &b));
+        push(&mut var(&a, "DIALSTATUS", "ANSWER"));
+        push(&mut var(&a, "DIALEDPEERNAME", &ph(V::BChan)));
+        push(&mut var(&a, "DIALEDPEERNUMBER", &bn));
+        b.exten = String::new();
+        push(&mut dial("DialEnd", &a, &b, "DialStatus", "ANSWER"));
+        a.state = 6;
+        push(Ev::a20("Newstate", call).chan("", &a));
+        push(Ev::a20("BridgeCreate", call).bridge(V::Br1, 0));
+        push(&mut newexten(&b, "", "AppDial", "(Outgoing Line)"));
+        push(Ev::a20("BridgeEnter", call).bridge(V::Br1, 1).chan("", &b));
+        push(Ev::a20("BridgeEnter", call).bridge(V::Br1, 2).chan("", &a));
+        push(&mut var(&b, "BRIDGEPEER", &ph(V::AChan)));
+        push(&mut var(&b, "BRIDGEPVTCALLID", &ph(V::SipCallId)));
+        push(&mut var(&a, "BRIDGEPEER", &ph(V::BChan)));
+        push(&mut var(&a, "BRIDGEPVTCALLID", &ph(V::BSipCallId)));
+
+        let mut teardown = Vec::new();
+        let mut push = |e: &mut Ev| teardown.push(e.render());
+        // RTP statistics of both legs, each set on its own channel and on the peer.
+        for (x, y, ssrc) in [(&a, &b, "1973213245"), (&b, &a, "721122049")] {
+            for (stat, value) in RTP_STATS {
+                let value = value.replace("{ssrc}", ssrc);
+                push(&mut var(x, stat, &value));
+                push(&mut var(y, &format!("{stat}BRIDGED"), &value));
+            }
+        }
+        push(&mut with_cause("HangupRequest", &a, false));
+        push(&mut var(&a, "BRIDGEPEER", ""));
+        push(&mut var(&a, "BRIDGEPVTCALLID", ""));
+        push(&mut var(&b, "BRIDGEPEER", ""));
+        push(&mut var(&b, "BRIDGEPVTCALLID", ""));
+        push(Ev::a20("BridgeLeave", call).bridge(V::Br1, 1).chan("", &a));
+        push(&mut var(&a, "ANSWEREDTIME", "4"));
+        push(&mut var(&a, "ANSWEREDTIME_MS", "4004"));
+        push(&mut var(&a, "DIALEDTIME", "7"));
+        push(&mut var(&a, "DIALEDTIME_MS", "7011"));
+        push(Ev::a20("BridgeLeave", call).bridge(V::Br1, 0).chan("", &b));
+        push(&mut var(&a, "DIALSTATUS", "ANSWER"));
+        push(Ev::a20("BridgeDestroy", call).bridge(V::Br1, 0));
+        push(&mut with_cause("SoftHangupRequest", &a, false));
+        push(&mut ext_status(V::BNum, 0, "Idle"));
+        push(&mut var(&b, "RTPAUDIOQOS", &RTP_STATS[0].1.replace("{ssrc}", "1103569219")));
+        push(&mut dev_state(V::BNum, "NOT_INUSE"));
+        push(&mut with_cause("Hangup", &b, true));
+        push(&mut dev_state(V::ANum, "NOT_INUSE"));
+        push(&mut ext_status(V::ANum, 0, "Idle"));
+        push(
+            Ev::a20("Cdr", "cdr,all")
+                .kv("AccountCode", "")
+                .kv("Source", an.clone())
+                .kv("Destination", bn.clone())
+                .kv("DestinationContext", "internal")
+                .kv("CallerID", format!("\"{}\" <{an}>", ph(V::AName)))
+                .kv("Channel", ph(V::AChan))
+                .kv("DestinationChannel", ph(V::BChan))
+                .kv("LastApplication", "Dial")
+                .kv("LastData", dial_data.clone())
+                .kv("StartTime", "2026-11-26 03:09:42")
+                .kv("AnswerTime", "2026-11-26 03:09:45")
+                .kv("EndTime", "2026-11-26 03:09:49")
+                .kv("Duration", "7")
+                .kv("BillableSeconds", "4")
+                .kv("Disposition", "ANSWERED")
+                .kv("AMAFlags", "DOCUMENTATION")
+                .kv("UniqueID", ph(V::AUid))
+                .kv("UserField", ""),
+        );
+        push(&mut with_cause("Hangup", &a, true));
+
+        CallShape {
+            name: "direct",
+            channels: 2,
+            normalized: DIRECT_EVENTS_PER_CALL,
+            vars: direct_vars,
+            setup: parse_all(&setup),
+            teardown: parse_all(&teardown),
+        }
     }
 
     fn events(&self) -> usize {
@@ -595,9 +927,47 @@ impl CallShape {
     }
 }
 
-/// Normalized events the tracker reports per synthetic call: `Originated`, `Delivered`,
-/// `Established`, two `ConnectionCleared`, `CallCleared`.
-const EVENTS_PER_CALL: usize = 6;
+/// Normalized events the tracker reports per `local_pair` call: `Originated`,
+/// `Delivered`, `Established`, two `ConnectionCleared`, `CallCleared`.
+const LOCAL_PAIR_EVENTS_PER_CALL: usize = 6;
+
+/// Normalized events the tracker reports per `direct` call: the same six, plus five
+/// `DeviceState` from the `ExtensionStatus`/`DeviceStateChange` noise (caller and callee
+/// `InUse`, callee `Ringing` before that, both `Idle` at the end).
+const DIRECT_EVENTS_PER_CALL: usize = 11;
+
+/// The RTP statistics Asterisk 20's `chan_sip` sets on hangup (`RTPAUDIOQOS...`), as in
+/// `asterisk20/sip_call.ami`.
+const RTP_STATS: [(&str, &str); 5] = [
+    (
+        "RTPAUDIOQOS",
+        "ssrc={ssrc};themssrc=0;lp=0;rxjitter=0.000000;rxcount=0;txjitter=0.000000;txcount=0;rlp=0;\
+         rtt=0.000000;rxmes=0.000000;txmes=0.000000",
+    ),
+    (
+        "RTPAUDIOQOSJITTER",
+        "minrxjitter=000.000000;maxrxjitter=000.000000;avgrxjitter=000.000000;\
+         stdevrxjitter=000.000000;mintxjitter=000.000000;maxtxjitter=000.000000;\
+         avgtxjitter=000.000000;stdevtxjitter=000.000000;",
+    ),
+    (
+        "RTPAUDIOQOSLOSS",
+        "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;  \
+         stdevrxlost=000.000000;  mintxlost=000.000000;  maxtxlost=000.000000;  \
+         avgtxlost=000.000000;  stdevtxlost=000.000000;",
+    ),
+    (
+        "RTPAUDIOQOSRTT",
+        "     minrtt=000.000000;     maxrtt=000.000000;     avgrtt=000.000000;     \
+         stdevrtt=000.000000;",
+    ),
+    (
+        "RTPAUDIOQOSMES",
+        "   minrxmes=000.000000;   maxrxmes=000.000000;   avgrxmes=000.000000;   \
+         stdevrxmes=000.000000;   mintxmes=000.000000;   maxtxmes=000.000000;   \
+         avgtxmes=000.000000;   stdevtxmes=000.000000;",
+    ),
+];
 
 /// `calls` whole calls, about `concurrency` at a time: each step renders the next
 /// event of a call picked at random among those in progress (seeded: the same stream
@@ -609,7 +979,7 @@ fn synthetic_stream(shape: &CallShape, calls: u32, concurrency: usize) -> (Vec<u
     let (mut started, mut events) = (0, 0);
     while started < calls || !active.is_empty() {
         while active.len() < concurrency && started < calls {
-            active.push((call_vars(started), 0));
+            active.push(((shape.vars)(started), 0));
             started += 1;
         }
         let i = rng.usize(..active.len());
@@ -734,17 +1104,72 @@ fn bench_real(c: &mut Criterion) {
 const SYN_CALLS: u32 = 1_000;
 const SYN_CONCURRENCY: usize = 100;
 
-fn bench_synthetic(c: &mut Criterion) {
-    let shape = CallShape::new();
-    let (data, events) = synthetic_stream(&shape, SYN_CALLS, SYN_CONCURRENCY);
+/// `SYN_CALLS` calls of `shape`, interleaved, as criterion group `group`.
+fn bench_calls(c: &mut Criterion, shape: &CallShape, group: &str) {
+    let (data, events) = synthetic_stream(shape, SYN_CALLS, SYN_CONCURRENCY);
     let (msgs, evs, norm) = decode_track(&data);
-    assert_eq!((msgs, evs), (events, events), "the synthetic stream must decode whole");
-    assert_eq!(norm, EVENTS_PER_CALL * SYN_CALLS as usize, "the tracker must see every call");
+    assert_eq!((msgs, evs), (events, events), "{group}: the synthetic stream must decode whole");
+    assert_eq!(
+        norm,
+        shape.normalized * SYN_CALLS as usize,
+        "{group}: the tracker must report {} events for every {} call",
+        shape.normalized,
+        shape.name
+    );
     eprintln!(
-        "synthetic: {SYN_CALLS} calls of {} events, about {SYN_CONCURRENCY} in progress at once",
+        "{group}: {SYN_CALLS} calls of the {} shape ({} channels, {} events each), about \
+         {SYN_CONCURRENCY} in progress at once",
+        shape.name,
+        shape.channels,
         shape.events()
     );
-    bench_group(c, "tracker/synthetic_calls", &data, Duration::from_secs(8));
+    bench_group(c, group, &data, Duration::from_secs(8));
+}
+
+fn bench_synthetic(c: &mut Criterion) {
+    bench_calls(c, &CallShape::local_pair(), "tracker/synthetic_calls");
+}
+
+fn bench_direct(c: &mut Criterion) {
+    let shape = CallShape::direct();
+    check_direct_shape(&shape);
+    bench_calls(c, &shape, "tracker/direct_calls");
+}
+
+/// Asserts that the `direct` shape, rendered with the values of
+/// `asterisk20/sip_call.ami`, is that capture's call byte for byte: every event from
+/// the first `Newchannel` to the last `Hangup`, in order, with the same fields in the
+/// same order and the same values.
+fn check_direct_shape(shape: &CallShape) {
+    let path = vectors_dir().join("ami/asterisk20/sip_call.ami");
+    let data = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("reading {} ({e}); set CTILINK_VECTORS to the shared vectors directory", path.display())
+    });
+    let find = |pat: &[u8]| data.windows(pat.len()).position(|w| w == pat);
+    let rfind = |pat: &[u8]| data.windows(pat.len()).rposition(|w| w == pat);
+    let start = find(b"Event: Newchannel\r\n").expect("a Newchannel in sip_call.ami");
+    let last = rfind(b"Event: Hangup\r\n").expect("a Hangup in sip_call.ami");
+    let end = last + data[last..].windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let want = &data[start..end];
+    let mut got = Vec::new();
+    let vars = sip_call_vars();
+    for i in 0..shape.events() {
+        shape.event(i).render(&vars, &mut got);
+    }
+    if got != want {
+        let (g, w) = (String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+        let (line, (gl, wl)) = g
+            .split("\r\n")
+            .zip(w.split("\r\n"))
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+            .unwrap_or((0, ("(same lines, different length)", "")));
+        panic!(
+            "the direct shape is not {}'s call: line {} of the call is {gl:?}, the capture has {wl:?}",
+            path.display(),
+            line + 1
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -778,7 +1203,7 @@ fn run_phase(shape: &CallShape, t: &mut Tracker, calls: u32, setup: bool) -> (us
     let mut out = Vec::with_capacity(16);
     let (mut events, mut busy) = (0, Duration::ZERO);
     for n in 0..calls {
-        let vars = call_vars(n);
+        let vars = (shape.vars)(n);
         wire.clear();
         for tpl in templates {
             tpl.render(&vars, &mut wire);
@@ -791,60 +1216,86 @@ fn run_phase(shape: &CallShape, t: &mut Tracker, calls: u32, setup: bool) -> (us
     (events, busy)
 }
 
-/// The live blocks by size, largest total first.
-fn print_sizes(calls: u32) {
-    println!("memory: live blocks by size at {calls} calls (largest shares):");
+/// Live blocks by size (the `BY_SIZE`, `BIG_BLOCKS` and `BIG_BYTES` counters), copied
+/// onto the stack so that taking one allocates nothing.
+struct Sizes {
+    small: [isize; SMALL_MAX + 1],
+    big_blocks: [isize; 64],
+    big_bytes: [isize; 64],
+}
+
+fn sizes() -> Sizes {
+    Sizes {
+        small: std::array::from_fn(|i| BY_SIZE[i].load(Relaxed)),
+        big_blocks: std::array::from_fn(|i| BIG_BLOCKS[i].load(Relaxed)),
+        big_bytes: std::array::from_fn(|i| BIG_BYTES[i].load(Relaxed)),
+    }
+}
+
+/// The blocks live now and not at `base`, by size, largest total first.
+fn print_sizes(label: &str, calls: u32, base: &Sizes) {
+    let now = sizes();
+    println!("{label}: live blocks by size at {calls} calls (largest shares):");
     let mut rows: Vec<(String, isize, isize)> = Vec::new();
-    for (size, n) in BY_SIZE.iter().enumerate() {
-        let n = n.load(Relaxed);
+    for (size, (n, n0)) in now.small.iter().zip(&base.small).enumerate() {
+        let n = n - n0;
         if n > 0 {
             rows.push((format!("{size} B"), n, n * size as isize));
         }
     }
     for b in 0..64 {
-        let n = BIG_BLOCKS[b].load(Relaxed);
+        let n = now.big_blocks[b] - base.big_blocks[b];
         if n > 0 {
             let label = format!("{}..{} KiB", (1usize << b) / 1024, (2usize << b) / 1024);
-            rows.push((label, n, BIG_BYTES[b].load(Relaxed)));
+            rows.push((label, n, now.big_bytes[b] - base.big_bytes[b]));
         }
     }
     rows.sort_by_key(|r| std::cmp::Reverse(r.2));
-    for (label, n, total) in rows.iter().take(14) {
+    for (size, n, total) in rows.iter().take(14) {
         println!(
-            "memory:   {label:>14} x {n:>7} = {:>7.2} MB ({:>5.1} B per call)",
+            "{label}:   {size:>14} x {n:>7} = {:>7.2} MB ({:>5.1} B per call)",
             mb(*total),
             *total as f64 / f64::from(calls)
         );
     }
 }
 
-fn memory_report(calls: u32) {
-    let shape = CallShape::new();
-    let limits = TrackerLimits { max_channels: 4 * calls as usize + 1024, ..TrackerLimits::default() };
+/// The memory report for `calls` concurrent established calls of `shape`.
+fn memory_report(shape: &CallShape, calls: u32) {
+    let label = format!("memory[{}]", shape.name);
+    let chans = shape.channels;
+    let limits = TrackerLimits { max_channels: chans * calls as usize + 1024, ..TrackerLimits::default() };
     // Printed before counting starts, so that stdout's buffer is not counted.
-    println!("memory: {calls} concurrent established calls (4 channels each), then all hung up");
+    println!(
+        "{label}: {calls} concurrent established calls ({chans} channels each, {} setup \
+         events), then all hung up ({} events each)",
+        shape.setup.len(),
+        shape.teardown.len()
+    );
+    trim_heap();
     let rss0 = rss();
+    let base_sizes = sizes();
     ON.store(true, Relaxed);
     let base = heap();
     PEAK.store(base.bytes, Relaxed);
 
     let mut t = Tracker::with_limits(limits);
-    let (events, busy) = run_phase(&shape, &mut t, calls, true);
+    let (events, busy) = run_phase(shape, &mut t, calls, true);
     let open = heap();
     let rss1 = rss();
     let (open_calls, channels) = (t.open_calls(), t.channels());
-    assert_eq!(open_calls, calls as usize, "every call must be open");
-    assert_eq!(channels, 4 * calls as usize, "4 channels per call");
+    assert_eq!(open_calls, calls as usize, "{label}: every call must be open");
+    assert_eq!(channels, chans * calls as usize, "{label}: {chans} channels per call");
 
     let bytes = open.bytes - base.bytes;
     let per_call = bytes as f64 / f64::from(calls);
     println!(
-        "memory: {calls} calls, {bytes} bytes, {per_call:.0} bytes per call \
+        "{label}: {calls} calls, {bytes} bytes, {per_call:.0} bytes per call \
          ({channels} channels; goal < 2048 bytes per call: {})",
         if per_call < 2048.0 { "met" } else { "MISSED" }
     );
     println!(
-        "memory: {} live blocks ({:.1} per call); with glibc malloc's headers and rounding \
+        "{label}: {} live blocks ({:.1} per call); with glibc malloc's headers and rounding \
          about {:.0} bytes per call; RSS grew by {}",
         open.blocks - base.blocks,
         (open.blocks - base.blocks) as f64 / f64::from(calls),
@@ -855,19 +1306,19 @@ fn memory_report(calls: u32) {
         }
     );
     println!(
-        "memory: building them: {events} events decoded and tracked in {:.2} s \
+        "{label}: building them: {events} events decoded and tracked in {:.2} s \
          ({:.0} events/s with the counting allocator on); peak {:.1} MB live (tables \
          old and new during a resize)",
         busy.as_secs_f64(),
         events as f64 / busy.as_secs_f64(),
         mb(PEAK.load(Relaxed) - base.bytes)
     );
-    print_sizes(calls);
+    print_sizes(&label, calls, &base_sizes);
 
-    let (events, busy) = run_phase(&shape, &mut t, calls, false);
+    let (events, busy) = run_phase(shape, &mut t, calls, false);
     let closed = heap();
     println!(
-        "memory: after hanging all up ({events} events, {:.2} s): open_calls() == {}, \
+        "{label}: after hanging all up ({events} events, {:.2} s): open_calls() == {}, \
          channels() == {}, {} bytes live ({:.1} MB, {} blocks) above the baseline",
         busy.as_secs_f64(),
         t.open_calls(),
@@ -876,16 +1327,16 @@ fn memory_report(calls: u32) {
         mb(closed.bytes - base.bytes),
         closed.blocks - base.blocks,
     );
-    assert_eq!(t.open_calls(), 0);
+    assert_eq!(t.open_calls(), 0, "{label}: every call must be cleared");
     drop(t);
     let dropped = heap();
     ON.store(false, Relaxed);
-    println!("memory: after dropping the tracker: {} bytes above the baseline", dropped.bytes - base.bytes);
+    println!("{label}: after dropping the tracker: {} bytes above the baseline", dropped.bytes - base.bytes);
 }
 
 // ---------------------------------------------------------------------------
 
-criterion_group!(benches, bench_real, bench_synthetic);
+criterion_group!(benches, bench_real, bench_synthetic, bench_direct);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -895,9 +1346,11 @@ fn main() {
         Err(_) => 100_000,
     };
     if !listing && calls > 0 {
-        let start = Instant::now();
-        memory_report(calls);
-        eprintln!("memory measurement took {:.1} s", start.elapsed().as_secs_f64());
+        for shape in [CallShape::local_pair(), CallShape::direct()] {
+            let start = Instant::now();
+            memory_report(&shape, calls);
+            eprintln!("memory[{}]: measurement took {:.1} s", shape.name, start.elapsed().as_secs_f64());
+        }
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
