@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::ami::Message;
 use crate::model::event::Event;
-use crate::model::ids::CallId;
+use crate::model::ids::{CallId, DeviceId};
 use crate::model::state::ConnectionState;
 
 use super::chan::{Chan, Role, Uid, RING, RINGING, UP};
@@ -32,6 +32,18 @@ fn uid_order(uid: &str) -> (u64, u64) {
     let tail = uid.rsplit('-').next().unwrap_or(uid);
     let (a, b) = tail.split_once('.').unwrap_or((tail, "0"));
     (a.parse().unwrap_or(u64::MAX), b.parse().unwrap_or(u64::MAX))
+}
+
+/// `ConnectionCleared` for a connection the application knew and the PBX no longer has.
+fn cleared(call: &CallId, (device, channel, previous): &(DeviceId, String, ConnectionState)) -> Event {
+    Event::ConnectionCleared {
+        call: call.clone(),
+        device: device.clone(),
+        channel: channel.clone(),
+        state: ConnectionState::Null,
+        previous: *previous,
+        cause: None,
+    }
 }
 
 struct UnionFind(Vec<usize>);
@@ -169,7 +181,7 @@ impl Tracker {
         }
 
         // Diff: calls that are gone, calls that are new, connections that changed.
-        let old_calls: HashMap<CallId, Vec<(crate::model::ids::DeviceId, String, ConnectionState)>> = self
+        let old_calls: HashMap<CallId, Vec<(DeviceId, String, ConnectionState)>> = self
             .calls
             .values()
             .filter(|c| c.announced)
@@ -184,17 +196,11 @@ impl Tracker {
             old_calls.keys().filter(|id| !fresh_ids.contains(*id)).cloned().collect();
         calls_ended.sort();
         for id in &calls_ended {
-            for (device, channel, previous) in &old_calls[id] {
-                out.push(Event::ConnectionCleared {
-                    call: id.clone(),
-                    device: device.clone(),
-                    channel: channel.clone(),
-                    state: ConnectionState::Null,
-                    previous: *previous,
-                    cause: None,
-                });
+            for conn in &old_calls[id] {
+                out.push(cleared(id, conn));
             }
-            let answered = self.calls.values().find(|c| &c.id == id).is_some_and(|c| c.answered);
+            let answered =
+                self.call_by_id(id.as_str()).and_then(|k| self.calls.get(&k)).is_some_and(|c| c.answered);
             out.push(Event::CallCleared { call: id.clone(), cause: None, answered, merged_into: None });
         }
         let mut calls_found = Vec::new();
@@ -211,7 +217,8 @@ impl Tracker {
                     // Report only what moves a connection forward from the state the
                     // application already has.
                     let (Some(dev), Some(to)) = (ev.device(), ev.connection_state()) else { continue };
-                    let known = conns.iter().find(|(d, _, _)| d == dev).map(|(_, _, s)| *s);
+                    let chan = ev.channel().unwrap_or("");
+                    let known = conns.iter().find(|(d, c, _)| d == dev && c == chan).map(|(_, _, s)| *s);
                     let from = known.unwrap_or(ConnectionState::Null);
                     if from != to && from.can_become(to) {
                         out.push(ev);
@@ -224,18 +231,12 @@ impl Tracker {
             if !fresh_ids.contains(id) {
                 continue;
             }
-            let Some(fc) = fresh.calls.values().find(|c| &c.id == id) else { continue };
+            let Some(fc) = fresh.call_by_id(id.as_str()).and_then(|k| fresh.calls.get(&k)) else { continue };
             let now = fresh.call_view(fc);
-            for (device, channel, previous) in conns {
-                if now.connection(device.as_str()).is_none() {
-                    out.push(Event::ConnectionCleared {
-                        call: id.clone(),
-                        device: device.clone(),
-                        channel: channel.clone(),
-                        state: ConnectionState::Null,
-                        previous: *previous,
-                        cause: None,
-                    });
+            for conn in conns {
+                let (device, channel, _) = conn;
+                if !now.connections.iter().any(|c| &c.device == device && &c.channel == channel) {
+                    out.push(cleared(id, conn));
                 }
             }
         }
