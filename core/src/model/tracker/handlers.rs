@@ -204,6 +204,7 @@ impl Tracker {
         shrink(&mut self.bridges);
         shrink(&mut self.calls);
         shrink(&mut self.by_id);
+        shrink(&mut self.legacy_dials);
         if self.order.capacity() > 4096 && self.order.len() * 4 < self.order.capacity() {
             self.order.shrink_to(self.order.len() * 2);
         }
@@ -228,6 +229,7 @@ impl Tracker {
     fn forget(&mut self, uid: &str, out: &mut Vec<Event>) {
         self.leave(uid, None, out);
         self.leave_bridge(uid);
+        self.legacy_dials.remove(uid);
         if let Some(ch) = self.chans.remove(uid) {
             if self.by_name.get(&*ch.name).is_some_and(|u| &**u == uid) {
                 self.by_name.remove(&*ch.name);
@@ -498,12 +500,7 @@ impl Tracker {
             // Asterisk 11 names only the caller; the destination is the channel it dialed.
             let Some(src) = self.uid_of(msg, "") else { return };
             let status = msg.get("DialStatus").unwrap_or("").trim();
-            let dst: Vec<Uid> = self
-                .chans
-                .values()
-                .filter(|c| c.parent.as_deref() == Some(&*src))
-                .map(|c| c.uid.clone())
-                .collect();
+            let dst = self.legacy_dials.remove(&src).unwrap_or_default();
             for d in dst {
                 if let Some(reason) = FailureReason::from_dial_status(status) {
                     if let Some(ch) = self.chans.get_mut(&d) {
@@ -541,6 +538,12 @@ impl Tracker {
             },
             (None, None) => return,
         };
+        if let Some(s) = &src {
+            let dials = self.legacy_dials.entry(s.clone()).or_default();
+            if dials.len() < MAX_BRIDGE && !dials.contains(&dst) {
+                dials.push(dst.clone());
+            }
+        }
         self.link_dial(src, &dst, out);
     }
 

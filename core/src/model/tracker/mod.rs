@@ -62,6 +62,9 @@ pub struct Tracker {
     calls: Map<CallKey, CallRec>,
     /// Open calls by id: a call id is never given to two open calls.
     by_id: Map<CallId, CallKey>,
+    /// Asterisk 1.8/11 `Dial` `SubEvent: End` names only the dialing channel: the
+    /// channels each one dialed, kept only for that old form (empty on 13+).
+    legacy_dials: Map<Uid, Vec<Uid>>,
     /// Bridge id to the channels in it (Local halves included).
     bridges: Map<std::sync::Arc<str>, Vec<Uid>>,
     /// Creation order of channels, to evict the oldest when full.
@@ -139,21 +142,6 @@ impl Tracker {
     /// Number of PBX channels tracked now (Local halves included).
     pub fn channels(&self) -> usize {
         self.chans.len()
-    }
-
-    /// Ends every call as if the PBX had hung them all up, e.g. when the application gives
-    /// up on a PBX for good. Returns the `CallCleared` events.
-    pub fn clear_all(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
-        let mut keys: Vec<CallKey> = self.calls.keys().copied().collect();
-        keys.sort_unstable();
-        for k in keys {
-            self.drop_call(k, None, &mut out);
-        }
-        self.chans.clear();
-        self.by_name.clear();
-        self.order.clear();
-        out
     }
 
     fn call_id_of(&self, uid: &str) -> Option<CallId> {

@@ -89,6 +89,8 @@ fn a_call_is_established_when_the_parties_hear_each_other() {
     let call = &t.calls()[0];
     assert_eq!(call.id.as_str(), "1.1");
     assert!(call.answered);
+    assert_eq!(t.call("1.1").as_ref(), Some(call));
+    assert!(t.call("1.2").is_none(), "a channel's id is not a call id");
     assert_eq!(call.connection("101").map(|c| c.state), Some(ConnectionState::Connected));
 }
 
@@ -308,5 +310,49 @@ fn a_channel_without_a_device_reports_nothing() {
         t.apply_into(&m, &mut out);
     }
     assert!(out.is_empty(), "{out:?}");
+    assert_eq!((t.open_calls(), t.channels()), (0, 0));
+}
+
+/// Asterisk 1.8/11: `Dial` with `SubEvent: Begin/End`; the end names only the caller.
+#[test]
+fn asterisk11_dial_end_busy_fails_the_dialed_phone() {
+    let mut t = Tracker::new();
+    let mut out = Vec::new();
+    for m in [
+        newchannel(A.0, A.1, A.1, "4", "101"),
+        newchannel(B.0, B.1, A.1, "0", "s"),
+        msg(&[
+            ("Event", "Dial"),
+            ("SubEvent", "Begin"),
+            ("Channel", A.0),
+            ("UniqueID", A.1),
+            ("Destination", B.0),
+            ("DestUniqueID", B.1),
+        ]),
+        newstate(B.0, B.1, "5"),
+        msg(&[
+            ("Event", "Dial"),
+            ("SubEvent", "End"),
+            ("Channel", A.0),
+            ("UniqueID", A.1),
+            ("DialStatus", "BUSY"),
+        ]),
+        hangup(B, "17"),
+        hangup(A, "17"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    assert_eq!(
+        kinds(&out),
+        [
+            "originated 100",
+            "delivered 101",
+            "failed 101",
+            "connection_cleared 101",
+            "connection_cleared 100",
+            "call_cleared -"
+        ]
+    );
+    assert!(matches!(&out[2], Event::Failed { reason: crate::model::FailureReason::Busy, .. }));
     assert_eq!((t.open_calls(), t.channels()), (0, 0));
 }
