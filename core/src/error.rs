@@ -40,6 +40,20 @@ pub enum Error {
     /// The client was closed.
     #[error("closed")]
     Closed,
+    /// The device is not one the PBX reported (not in its hints or device states).
+    #[error("unknown device {0:?}")]
+    UnknownDevice(String),
+    /// No open call has this id.
+    #[error("unknown call {0:?}")]
+    UnknownCall(String),
+    /// The command does not fit the state of the call or device (e.g. answering a call
+    /// that does not ring at that device).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// The PBX is not set up for this command (phone control, the AstDB convention), or
+    /// does not know the action. See `docs/call-control.md`.
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 /// `Result` with [`Error`].

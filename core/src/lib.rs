@@ -1,13 +1,23 @@
 //! ctilink: a CTI SDK for PBXs.
 //!
-//! This crate speaks the PBX's CTI protocol — the Asterisk Manager Interface (AMI)
-//! first — and will carry the call-state machine and the `Session` API that every
-//! language binding wraps. See `DESIGN.md` in the repository for the map.
+//! [`Session`] is the API: connect to a PBX, watch its devices and calls as normalized
+//! [`Event`]s, and control calls (click-to-dial, answer, hold, transfer, pickup...). Under
+//! it, [`link`] carries commands and events (the Asterisk Manager Interface, [`ami`],
+//! first) and [`model`] turns PBX events into calls and devices. See `DESIGN.md` in the
+//! repository for the map.
 
 pub mod ami;
+pub mod command;
 pub mod error;
+pub mod link;
 pub mod model;
 pub mod secret;
+pub mod session;
 
+pub use command::{Command, ForwardKind, Outcome};
 pub use error::{Error, Result};
+pub use link::ami::{ControlOptions, PhoneControl};
+pub use link::{Link, LinkStatus};
+pub use model::{Call, CallId, ConnectionState, Device, DeviceId, DeviceState, Event, Snapshot};
 pub use secret::Secret;
+pub use session::{EventStream, Session, SessionOptions, Transport};

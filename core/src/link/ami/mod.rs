@@ -1,0 +1,281 @@
+//! The direct AMI link: an [`AmiClient`] feeding a [`Tracker`], and call control as AMI
+//! actions (`control.rs`, the mapping documented in docs/call-control.md).
+//!
+//! One task owns the subscription to the PBX's events. It applies each to the tracker
+//! under a short lock and broadcasts the normalized events, so every subscriber sees
+//! them in the PBX's order. On every login (the first and each reconnect) it rebuilds the
+//! model from the state lists; a subscriber of the link sees `LinkDown`, then `LinkUp`
+//! and the resync's events ending with `Resynced`. If the task itself falls behind the
+//! PBX (the client's ring overflowed), the model missed events, so it resyncs too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{BoxFuture, Link, LinkStatus};
+use crate::ami::{Action, AmiClient, AmiConfig, LinkEvent, ListResponse, Subscription};
+use crate::command::{Command, Outcome};
+use crate::error::{Error, Result};
+use crate::model::interface_of;
+use crate::model::{Call, Device, Event, ResyncLists, Snapshot, Tracker};
+
+mod control;
+
+/// How the SDK drives phones that need their help for some commands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PhoneControl {
+    /// Not set up: `answer`, `hold` and `retrieve` fail with `Unsupported`.
+    #[default]
+    None,
+    /// `PJSIPNotify` with `Event: talk` / `Event: hold` (chan_pjsip).
+    Pjsip,
+    /// `SIPnotify` (chan_sip, Asterisk 20 and older).
+    Sip,
+}
+
+/// What the AMI link needs to know about the PBX's setup for call control.
+#[derive(Clone, Debug)]
+pub struct ControlOptions {
+    /// Dialplan context for devices whose hint does not name one.
+    pub context: String,
+    /// Channel technology for devices the PBX has not reported an interface for.
+    pub technology: String,
+    pub phone_control: PhoneControl,
+    /// The PBX's dialplan follows the AstDB convention for DND and forwarding.
+    pub astdb: bool,
+    /// How long a click-to-dial rings the user's own phone.
+    pub originate_timeout: Duration,
+    /// How long `consultation_call` waits for the new call to appear.
+    pub consultation_timeout: Duration,
+}
+
+impl Default for ControlOptions {
+    fn default() -> Self {
+        Self {
+            context: "from-internal".into(),
+            technology: "PJSIP".into(),
+            phone_control: PhoneControl::None,
+            astdb: false,
+            originate_timeout: Duration::from_secs(30),
+            consultation_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The model and what the lists taught about the dialplan.
+#[derive(Debug, Default)]
+struct Model {
+    tracker: Tracker,
+    /// Device (and extension) to the context of its hint.
+    contexts: HashMap<String, String>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    model: Mutex<Model>,
+    /// Taken on close, so that every subscriber's stream ends.
+    events: Mutex<Option<broadcast::Sender<Event>>>,
+    status: Mutex<LinkStatus>,
+    control: ControlOptions,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the model half-updated in a way that
+    // matters more than stopping the link would; keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn emit(&self, ev: Event) {
+        if let Some(tx) = &*lock(&self.events) {
+            // No subscriber is not an error: the model keeps the state.
+            let _ = tx.send(ev);
+        }
+    }
+
+    fn set_status(&self, s: LinkStatus) {
+        *lock(&self.status) = s;
+    }
+}
+
+/// The AMI link. Dropping it stops its task and logs off.
+#[derive(Debug)]
+pub struct AmiLink {
+    client: AmiClient,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for AmiLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl AmiLink {
+    /// Connects, logs in and builds the model from the PBX's lists before returning, so
+    /// that `snapshot()` is complete at once. `event_queue` bounds each subscriber.
+    pub async fn connect(ami: AmiConfig, control: ControlOptions, event_queue: usize) -> Result<AmiLink> {
+        if event_queue == 0 {
+            return Err(Error::InvalidArgument("event_queue must be positive".into()));
+        }
+        let wait = ami.connect_timeout + ami.login_timeout + ami.action_timeout * 3;
+        let (client, sub) = AmiClient::connect_subscribed(ami).await?;
+        let (events, _) = broadcast::channel(event_queue);
+        let shared = Arc::new(Shared {
+            model: Mutex::new(Model::default()),
+            events: Mutex::new(Some(events)),
+            status: Mutex::new(LinkStatus::Up),
+            control,
+        });
+        let (ready_tx, ready) = oneshot::channel();
+        let task = tokio::spawn(run(shared.clone(), client.clone(), sub, ready_tx));
+        let link = AmiLink { client, shared, task };
+        let first = match tokio::time::timeout(wait, ready).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(Error::LinkDown),
+            Err(_) => Err(Error::Timeout(wait)),
+        };
+        if let Err(e) = first {
+            link.client.close().await;
+            return Err(e);
+        }
+        Ok(link)
+    }
+
+    /// The underlying AMI client (counters, raw actions).
+    pub fn client(&self) -> &AmiClient {
+        &self.client
+    }
+
+    fn model(&self) -> MutexGuard<'_, Model> {
+        lock(&self.shared.model)
+    }
+}
+
+/// The event loop: PBX events into the tracker, link changes into link events.
+async fn run(
+    shared: Arc<Shared>,
+    client: AmiClient,
+    mut sub: Subscription,
+    ready: oneshot::Sender<Result<()>>,
+) {
+    let mut ready = Some(ready);
+    let mut buf = Vec::new();
+    while let Some(ev) = sub.recv().await {
+        match ev {
+            LinkEvent::Event(m) => {
+                lock(&shared.model).tracker.apply_into(&m, &mut buf);
+                for e in buf.drain(..) {
+                    shared.emit(e);
+                }
+            }
+            LinkEvent::Up { reconnected, .. } => {
+                shared.set_status(LinkStatus::Up);
+                shared.emit(Event::LinkUp { reconnected });
+                let r = resync(&shared, &client).await;
+                if let Err(e) = &r {
+                    tracing::warn!("resync after login failed: {e}");
+                }
+                if let Some(tx) = ready.take() {
+                    let _ = tx.send(r);
+                }
+            }
+            LinkEvent::Down { reason } => {
+                shared.set_status(LinkStatus::Down { reason: reason.clone() });
+                shared.emit(Event::LinkDown { reason });
+            }
+            LinkEvent::Lagged(n) => {
+                tracing::warn!("the call model missed {n} PBX events; rebuilding it");
+                if let Err(e) = resync(&shared, &client).await {
+                    tracing::warn!("resync after lag failed: {e}");
+                }
+            }
+        }
+    }
+    shared.set_status(LinkStatus::Closed);
+}
+
+/// A list, or nothing if the PBX does not have this list action (old Asterisk has no
+/// `DeviceStateList`); a lost link or a timeout is an error.
+async fn list(client: &AmiClient, action: Action) -> Result<Vec<crate::ami::Message>> {
+    match client.send_list(action).await {
+        Ok(ListResponse { items, .. }) => Ok(items),
+        Err(Error::PbxRefused(why)) => {
+            tracing::debug!("state list refused: {why}");
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Rebuilds the model from `CoreShowChannels`, `ExtensionStateList` and
+/// `DeviceStateList`, and broadcasts the difference.
+async fn resync(shared: &Shared, client: &AmiClient) -> Result<()> {
+    let lists = ResyncLists {
+        channels: list(client, Action::core_show_channels()).await?,
+        extensions: list(client, Action::extension_state_list()).await?,
+        devices: list(client, Action::device_state_list()).await?,
+    };
+    let mut contexts = HashMap::new();
+    for m in &lists.extensions {
+        let (Some(exten), Some(context)) = (m.get("Exten"), m.get("Context")) else { continue };
+        contexts.insert(exten.to_owned(), context.to_owned());
+        let hint = m.get("Hint").unwrap_or_default();
+        if let Some((_, dev)) = hint.split('&').next().and_then(interface_of) {
+            contexts.entry(dev.to_owned()).or_insert_with(|| context.to_owned());
+        }
+    }
+    let events = {
+        let mut model = lock(&shared.model);
+        model.contexts = contexts;
+        model.tracker.resync(&lists)
+    };
+    for e in events {
+        shared.emit(e);
+    }
+    Ok(())
+}
+
+impl Link for AmiLink {
+    fn execute(&self, command: Command) -> BoxFuture<'_, Result<Outcome>> {
+        Box::pin(control::execute(self, command))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        match &*lock(&self.shared.events) {
+            Some(tx) => tx.subscribe(),
+            // Closed: a receiver whose sender is already gone ends at once.
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.model().tracker.snapshot()
+    }
+
+    fn device(&self, id: &str) -> Option<Device> {
+        self.model().tracker.device(id).cloned()
+    }
+
+    fn call(&self, id: &str) -> Option<Call> {
+        self.model().tracker.call(id)
+    }
+
+    fn status(&self) -> LinkStatus {
+        lock(&self.shared.status).clone()
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.shared.set_status(LinkStatus::Closed);
+            self.task.abort();
+            lock(&self.shared.events).take();
+            self.client.close().await;
+        })
+    }
+}

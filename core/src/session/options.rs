@@ -1,0 +1,167 @@
+//! Everything a session can be told: where the PBX is, how patient to be, what the PBX is
+//! set up for, which devices to watch. Parsed from a URL, or built in code.
+
+use std::time::Duration;
+
+use crate::ami::{AmiConfig, ReconnectPolicy};
+use crate::error::{Error, Result};
+use crate::link::ami::{ControlOptions, PhoneControl};
+
+/// Which transport the session uses.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Transport {
+    /// Straight to Asterisk's AMI (`ami://`, `amis://`).
+    Ami(AmiConfig),
+}
+
+/// Options of [`Session::connect_with`](crate::Session::connect_with).
+///
+/// ```
+/// use std::time::Duration;
+/// use ctilink::SessionOptions;
+/// let mut o = SessionOptions::from_url("ami://admin:secret@pbx.example:5038?control=pjsip&astdb=1")?;
+/// o.set_action_timeout(Duration::from_secs(3));
+/// o.monitor = Some(vec!["100".into(), "101".into()]);
+/// # Ok::<(), ctilink::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    pub transport: Transport,
+    /// Call control: dialplan context, phone control, AstDB convention, timeouts.
+    pub control: ControlOptions,
+    /// Capacity of each `events()` stream; a consumer that falls further behind gets
+    /// `Event::Lagged` and continues with the newest events.
+    pub event_queue: usize,
+    /// Only events of these devices (and of calls they take part in); `None`: all.
+    pub monitor: Option<Vec<String>>,
+}
+
+impl SessionOptions {
+    /// Parses a URL: `ami://user:secret@host[:port]` or `amis://` (TLS), with the AMI
+    /// link's parameters (`auth=md5`, `events=`, `tls_ca=`, `tls_name=`, `tls_insecure=1`)
+    /// and the session's:
+    ///
+    /// - `context=from-internal`: dialplan context for devices without a hint;
+    /// - `technology=PJSIP`: channel technology for devices the PBX did not report;
+    /// - `control=pjsip|sip|none`: how phones are made to answer and hold;
+    /// - `astdb=1`: the PBX follows the AstDB convention for DND and forwarding;
+    /// - `monitor=100,101`: only these devices' events;
+    /// - `timeout_ms=10000`: how long a command waits for the PBX;
+    /// - `reconnect=0`: do not reconnect when the link drops.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut control = ControlOptions::default();
+        let mut monitor = None;
+        let mut timeout = None;
+        let mut reconnect = None;
+        let mut rest = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let bad = || Error::InvalidUrl(format!("bad value for {k}: {v:?}"));
+            match k {
+                "context" if !v.is_empty() => control.context = v.to_owned(),
+                "technology" if !v.is_empty() => control.technology = v.to_owned(),
+                "control" => {
+                    control.phone_control = match v.to_ascii_lowercase().as_str() {
+                        "pjsip" => PhoneControl::Pjsip,
+                        "sip" => PhoneControl::Sip,
+                        "none" | "" => PhoneControl::None,
+                        _ => return Err(bad()),
+                    }
+                }
+                "astdb" => control.astdb = flag(v).ok_or_else(bad)?,
+                "monitor" => {
+                    monitor = Some(v.split(',').filter(|d| !d.is_empty()).map(str::to_owned).collect())
+                }
+                "timeout_ms" => timeout = Some(Duration::from_millis(v.parse().map_err(|_| bad())?)),
+                "reconnect" => reconnect = Some(flag(v).ok_or_else(bad)?),
+                "context" | "technology" => return Err(bad()),
+                _ => rest.push(pair),
+            }
+        }
+        let ami_url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+        let scheme = base.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        let transport = match scheme.as_str() {
+            "ami" | "amis" => Transport::Ami(AmiConfig::from_url(&ami_url)?),
+            _ => return Err(Error::InvalidUrl("the scheme must be ami:// or amis://".into())),
+        };
+        let mut o = SessionOptions { transport, control, event_queue: 4096, monitor };
+        if let Some(t) = timeout {
+            o.set_action_timeout(t);
+        }
+        if let Some(r) = reconnect {
+            o.set_reconnect(ReconnectPolicy { enabled: r, ..ReconnectPolicy::default() });
+        }
+        Ok(o)
+    }
+
+    /// Options for an AMI link configured in code.
+    pub fn ami(config: AmiConfig) -> Self {
+        SessionOptions {
+            transport: Transport::Ami(config),
+            control: ControlOptions::default(),
+            event_queue: 4096,
+            monitor: None,
+        }
+    }
+
+    /// How long a command waits for the PBX's answer.
+    pub fn set_action_timeout(&mut self, t: Duration) -> &mut Self {
+        match &mut self.transport {
+            Transport::Ami(c) => c.action_timeout = t,
+        }
+        self
+    }
+
+    /// Whether and how fast to reconnect.
+    pub fn set_reconnect(&mut self, policy: ReconnectPolicy) -> &mut Self {
+        match &mut self.transport {
+            Transport::Ami(c) => c.reconnect = policy,
+        }
+        self
+    }
+}
+
+fn flag(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" | "" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_parameters_are_taken_and_the_rest_goes_to_the_link() {
+        let o = SessionOptions::from_url(
+            "ami://admin:s3cret@10.0.0.1?control=pjsip&astdb=1&auth=md5&monitor=100,101&timeout_ms=2500&context=internal",
+        )
+        .expect("url");
+        assert_eq!(o.control.phone_control, PhoneControl::Pjsip);
+        assert!(o.control.astdb);
+        assert_eq!(o.control.context, "internal");
+        assert_eq!(o.monitor, Some(vec!["100".to_owned(), "101".to_owned()]));
+        let Transport::Ami(c) = &o.transport;
+        assert_eq!(c.auth, crate::ami::AuthMethod::Md5);
+        assert_eq!(c.action_timeout, Duration::from_millis(2500));
+        assert_eq!(c.port, 5038);
+    }
+
+    #[test]
+    fn bad_urls_are_typed_errors_without_the_secret() {
+        for url in [
+            "ami://admin:s3cret@h?control=telepathy",
+            "ami://admin:s3cret@h?astdb=maybe",
+            "http://h",
+            "ami://admin:s3cret@h?nope=1",
+        ] {
+            let e = SessionOptions::from_url(url).expect_err(url);
+            assert!(matches!(e, Error::InvalidUrl(_)), "{url}: {e:?}");
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+    }
+}
