@@ -2,39 +2,9 @@
 //! (AMI now, the gateway client and CSTA-XML later) carries them out in its own protocol,
 //! which is why they are plain values and not AMI actions.
 
-use std::fmt;
-
 use crate::error::{Error, Result};
+pub use crate::model::ForwardKind;
 use crate::model::{CallId, DeviceId};
-
-/// Which calls a forwarding applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ForwardKind {
-    /// Every call (CFU).
-    Immediate,
-    /// Calls that find the device busy (CFB).
-    Busy,
-    /// Calls the device does not answer in time (CFNA).
-    NoAnswer,
-}
-
-impl ForwardKind {
-    /// The snake_case name, as in events and the wire protocol.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ForwardKind::Immediate => "immediate",
-            ForwardKind::Busy => "busy",
-            ForwardKind::NoAnswer => "no_answer",
-        }
-    }
-}
-
-impl fmt::Display for ForwardKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One call-control request. The names follow CSTA (ECMA-269).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 
 use serde::Serialize;
 
+use super::device::ForwardKind;
 use super::ids::{CallId, DeviceId};
 use super::state::{ConnectionState, DeviceState, Party};
 
@@ -270,8 +271,10 @@ pub enum Event {
         device: DeviceId,
         enabled: bool,
     },
+    /// Forwarding of `kind` changed: on to `to`, or off (`None`).
     Forwarding {
         device: DeviceId,
+        kind: ForwardKind,
         to: Option<String>,
     },
     /// An AMI `UserEvent` from the dialplan, passed through (applications use it to carry

@@ -15,7 +15,7 @@ pub mod tapi;
 mod tracker;
 
 pub use call::{Call, Connection, Diversion};
-pub use device::Device;
+pub use device::{Device, ForwardKind};
 pub use event::{Cause, DivertReason, Endpoint, Event, FailureReason, TransferKind};
 pub use ids::{interface_of, CallId, DeviceId};
 pub use state::{ConnectionState, DeviceState, Party, Presentation};

@@ -8,7 +8,7 @@
 //! `UserEvent: ctilink-forward` the dialplan sends when the user changes it.
 
 use crate::ami::Message;
-use crate::model::device::Device;
+use crate::model::device::{Device, ForwardKind};
 use crate::model::event::Event;
 use crate::model::ids::{interface_of, DeviceId};
 use crate::model::state::DeviceState;
@@ -112,15 +112,24 @@ impl Tracker {
         out.push(Event::Presence { device: dev.id.clone(), presence, subtype, message });
     }
 
-    /// `UserEvent: ctilink-forward` with `Device: 100` and `Target: 200` (empty: off).
+    /// `UserEvent: ctilink-forward` with `Device: 100`, `Kind: immediate|busy|no_answer`
+    /// (immediate when absent) and `Target: 200` (empty: off). An unknown kind is ignored.
     pub(super) fn on_forward_event(&mut self, msg: &Message, out: &mut Vec<Event>) {
         let Some(id) = msg.get("Device").map(str::trim).filter(|d| !d.is_empty()) else { return };
+        let kind = match msg.get("Kind") {
+            None => ForwardKind::Immediate,
+            Some(k) => match ForwardKind::parse(k) {
+                Some(k) => k,
+                None => return,
+            },
+        };
         let target = msg.get("Target").map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
         let Some(dev) = self.device_mut(id) else { return };
-        if dev.forward_to == target {
+        let slot = dev.forwarding_mut(kind);
+        if *slot == target {
             return;
         }
-        dev.forward_to = target.clone();
-        out.push(Event::Forwarding { device: dev.id.clone(), to: target });
+        slot.clone_from(&target);
+        out.push(Event::Forwarding { device: dev.id.clone(), kind, to: target });
     }
 }

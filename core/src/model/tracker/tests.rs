@@ -2,7 +2,7 @@
 //! conference, forwarding, pickup by event, queues, device flags, limits.
 
 use crate::ami::Message;
-use crate::model::{ConnectionState, DeviceState, DivertReason, Event, Tracker, TrackerLimits};
+use crate::model::{ConnectionState, DeviceState, DivertReason, Event, ForwardKind, Tracker, TrackerLimits};
 
 fn msg(pairs: &[(&str, &str)]) -> Message {
     Message::from_pairs(pairs.iter().copied())
@@ -276,6 +276,23 @@ fn device_state_presence_dnd_and_forwarding() {
         ("Target", ""),
     ]));
     assert!(matches!(&ev[..], [Event::Forwarding { to: None, .. }]));
+    // Forwarding on busy is its own setting; an unknown kind changes nothing.
+    let fwd = |kind: &str, target: &str| {
+        msg(&[
+            ("Event", "UserEvent"),
+            ("UserEvent", "ctilink-forward"),
+            ("Device", "100"),
+            ("Kind", kind),
+            ("Target", target),
+        ])
+    };
+    let ev = t.apply(&fwd("busy", "300"));
+    assert!(
+        matches!(&ev[..], [Event::Forwarding { kind: ForwardKind::Busy, to: Some(to), .. }] if to == "300")
+    );
+    assert!(t.apply(&fwd("sometimes", "400")).is_empty());
+    let dev = t.device("100").expect("device");
+    assert_eq!((dev.forward_to.as_deref(), dev.forwarding(ForwardKind::Busy)), (None, Some("300")));
 }
 
 #[test]
