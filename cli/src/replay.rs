@@ -217,7 +217,7 @@ fn write_open_call(out: &mut dyn Write, call: &Call) -> std::io::Result<()> {
 }
 
 /// One event as an aligned text line: the kind, then `key=value` fields.
-fn event_line(ev: &Event) -> String {
+pub(crate) fn event_line(ev: &Event) -> String {
     let mut f = Fields::default();
     match ev {
         Event::Originated { call, device, channel, state, caller, called } => {
@@ -282,8 +282,8 @@ fn event_line(ev: &Event) -> String {
         Event::DoNotDisturb { device, enabled } => {
             f.kv("device", device).kv("enabled", enabled);
         }
-        Event::Forwarding { device, to } => {
-            f.kv("device", device).kv("to", to.as_deref().unwrap_or("-"));
+        Event::Forwarding { device, kind, to } => {
+            f.kv("device", device).kv("kind", kind).kv("to", to.as_deref().unwrap_or("-"));
         }
         Event::UserEvent { name, call, fields } => {
             f.kv("name", quoted(name)).opt("call", call.as_ref());
@@ -373,7 +373,7 @@ impl Fields {
 
 /// A party as a phone shows it: `"Ann Smith" <201>`, `<202>` without a name, `-` when
 /// nothing is known; a withheld or unknown number is marked.
-fn party(p: &Party) -> String {
+pub(crate) fn party(p: &Party) -> String {
     let mut s = match (p.name.is_empty(), p.number.is_empty()) {
         (true, true) => "-".to_owned(),
         (true, false) => format!("<{}>", p.number),
@@ -418,7 +418,7 @@ fn quoted(s: &str) -> String {
 }
 
 /// The snake_case name of a model enum, as in the JSON form (`alerting`, `no_answer`).
-fn snake<T: Serialize>(v: &T) -> String {
+pub(crate) fn snake<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(other) => other.to_string(),
