@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ctilink_sim::{SimConfig, SimTls, Simulator};
+use ctilink_sim::{SimConfig, SimTls, Simulator, TrafficConfig};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct SimArgs {
@@ -29,6 +29,16 @@ pub(crate) struct SimArgs {
     /// Milliseconds a called phone rings before it answers.
     #[arg(long, default_value_t = 2000)]
     answer_delay_ms: u64,
+    /// Generate random calls among the phones at this many calls per second
+    /// (e.g. 0.5; 0 = off): busy, unknown numbers, no answer, hold, transfers.
+    #[arg(long, default_value_t = 0.0)]
+    traffic: f64,
+    /// Seed of the traffic generator's random decisions.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Phones that ring but never answer (a list or range, as --extensions).
+    #[arg(long)]
+    no_answer: Option<String>,
     /// Serve AMI over TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -68,6 +78,18 @@ pub(crate) async fn run(args: SimArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !args.traffic.is_finite() || args.traffic < 0.0 {
+        eprintln!("ctilink sim: --traffic: must be a number of calls per second >= 0");
+        return ExitCode::from(2);
+    }
+    let no_answer = match args.no_answer.as_deref().map(parse_extensions) {
+        None => Vec::new(),
+        Some(Ok(list)) => list,
+        Some(Err(e)) => {
+            eprintln!("ctilink sim: --no-answer: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => match (std::fs::read_to_string(c), std::fs::read_to_string(k)) {
             (Ok(cert_pem), Ok(key_pem)) => Some(SimTls { cert_pem, key_pem }),
@@ -85,6 +107,7 @@ pub(crate) async fn run(args: SimArgs) -> ExitCode {
         technology: args.technology.clone(),
         ring_delay: Duration::from_millis(args.ring_delay_ms),
         answer_delay: Duration::from_millis(args.answer_delay_ms),
+        no_answer,
         tls,
         ..SimConfig::default()
     };
@@ -103,8 +126,19 @@ pub(crate) async fn run(args: SimArgs) -> ExitCode {
         args.user,
         sim.addr()
     );
+    let traffic = (args.traffic > 0.0).then(|| {
+        println!(
+            "ctilink sim: traffic {} calls/s, seed {} (talk 3-30 s; some busy, unknown, unanswered, held, transferred)",
+            args.traffic, args.seed
+        );
+        sim.start_traffic(TrafficConfig { calls_per_sec: args.traffic, seed: args.seed, ..TrafficConfig::default() })
+    });
     println!("ctilink sim: press Ctrl-C to stop");
     let _ = tokio::signal::ctrl_c().await;
+    if let Some(t) = traffic {
+        t.stop();
+        println!("ctilink sim: traffic stopped after {} calls", t.calls_started());
+    }
     sim.shutdown().await;
     ExitCode::SUCCESS
 }

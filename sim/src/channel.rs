@@ -66,6 +66,8 @@ pub(crate) struct Channel {
     /// A leg the PBX dialed out to a phone: while not answered, the phone rings.
     pub(crate) outbound: bool,
     pub(crate) bridge: Option<String>,
+    /// The phone put this channel on hold (a re-INVITE with `sendonly`).
+    pub(crate) held: bool,
     pub(crate) created: Instant,
     /// The call this channel belongs to.
     pub(crate) call: u64,
@@ -121,25 +123,30 @@ pub(crate) enum DeviceState {
     InUse,
     Ringing,
     RingInUse,
+    OnHold,
 }
 
 impl DeviceState {
-    /// From the channels of one phone: any leg alerting makes it ring; any other
-    /// channel makes it in use.
+    /// From the channels of one phone: any leg alerting makes it ring; a phone
+    /// whose only other channels are held is on hold; any other channel makes it
+    /// in use (Asterisk's aggregation of a PJSIP endpoint's channels).
     pub(crate) fn of<'a>(channels: impl Iterator<Item = &'a Channel>) -> Self {
-        let (mut ringing, mut busy) = (false, false);
+        let (mut ringing, mut busy, mut held) = (false, false, false);
         for c in channels {
             if c.alerting() {
                 ringing = true;
+            } else if c.held {
+                held = true;
             } else {
                 busy = true;
             }
         }
-        match (ringing, busy) {
-            (false, false) => Self::NotInUse,
-            (false, true) => Self::InUse,
-            (true, false) => Self::Ringing,
-            (true, true) => Self::RingInUse,
+        match (ringing, busy, held) {
+            (false, false, false) => Self::NotInUse,
+            (false, true, _) => Self::InUse,
+            (false, false, true) => Self::OnHold,
+            (true, false, false) => Self::Ringing,
+            (true, _, _) => Self::RingInUse,
         }
     }
 
@@ -149,6 +156,7 @@ impl DeviceState {
             Self::InUse => "INUSE",
             Self::Ringing => "RINGING",
             Self::RingInUse => "RINGINUSE",
+            Self::OnHold => "ONHOLD",
         }
     }
 
@@ -159,6 +167,7 @@ impl DeviceState {
             Self::InUse => 1,
             Self::Ringing => 8,
             Self::RingInUse => 9,
+            Self::OnHold => 16,
         }
     }
 }
@@ -187,6 +196,8 @@ pub(crate) enum EventClass {
     System,
     Security,
     User,
+    /// `DTMFBegin`/`DTMFEnd`.
+    Dtmf,
 }
 
 impl EventClass {
@@ -197,6 +208,7 @@ impl EventClass {
             Self::System => "system,all",
             Self::Security => "security,all",
             Self::User => "user,all",
+            Self::Dtmf => "dtmf,all",
         }
     }
 
@@ -207,6 +219,7 @@ impl EventClass {
             Self::System => 4,
             Self::Security => 8,
             Self::User => 16,
+            Self::Dtmf => 32,
         }
     }
 }
@@ -239,6 +252,7 @@ impl EventMask {
                 "system" => EventClass::System,
                 "security" => EventClass::Security,
                 "user" => EventClass::User,
+                "dtmf" => EventClass::Dtmf,
                 _ => continue,
             };
             bits |= class.bit();

@@ -122,6 +122,123 @@ pub(crate) fn bridge_channel(name: &str, id: &str, channels: usize, ch: &Channel
     out(m)
 }
 
+/// `BridgeEnter` of a channel that takes another's place in the bridge (an
+/// attended transfer): `SwapUniqueid` names the channel it replaces.
+pub(crate) fn bridge_enter_swap(id: &str, channels: usize, ch: &Channel, swap: &str) -> OutEvent {
+    let mut ev = bridge_channel("BridgeEnter", id, channels, ch);
+    ev.msg.push("SwapUniqueid", swap);
+    ev
+}
+
+/// `Hold`: the phone of `ch` put its call on hold.
+pub(crate) fn hold(ch: &Channel) -> OutEvent {
+    let mut ev = channel_event("Hold", ch);
+    ev.msg.push("MusicClass", "default");
+    ev
+}
+
+/// `MusicOnHoldStart` on the party that now hears music, `MusicOnHoldStop` when it ends.
+pub(crate) fn music_on_hold(start: bool, ch: &Channel) -> OutEvent {
+    if start {
+        let mut ev = channel_event("MusicOnHoldStart", ch);
+        ev.msg.push("Class", "default");
+        ev
+    } else {
+        channel_event("MusicOnHoldStop", ch)
+    }
+}
+
+/// The `Bridge*` fields of a two-party basic bridge, with a key prefix.
+fn push_bridge_prefixed(m: &mut MessageBuilder, prefix: &str, id: &str, channels: usize) {
+    let mut b = MessageBuilder::event("x");
+    push_bridge(&mut b, id, channels);
+    for (k, v) in b.fields().iter().skip(1) {
+        let key = k.strip_prefix("Bridge").unwrap_or(k);
+        m.push(format!("{prefix}Bridge{key}"), v.as_str());
+    }
+}
+
+/// `BlindTransfer` as Asterisk 20 writes it (stasis_bridges.c): the transferer, the
+/// transferee, the bridge, then where the transferee goes.
+pub(crate) fn blind_transfer(
+    transferer: &Channel,
+    transferee: &Channel,
+    bridge_id: &str,
+    context: &str,
+    exten: &str,
+) -> OutEvent {
+    let mut m = call_event("BlindTransfer").field("Result", "Success");
+    push_channel(&mut m, "Transferer", transferer);
+    push_channel(&mut m, "Transferee", transferee);
+    push_bridge_prefixed(&mut m, "", bridge_id, 2);
+    m.push("IsExternal", "Yes");
+    m.push("Context", context);
+    m.push("Extension", exten);
+    out(m)
+}
+
+/// What an `AttendedTransfer` event names.
+#[derive(Clone, Debug)]
+pub(crate) struct Attended<'a> {
+    pub(crate) orig: &'a Channel,
+    pub(crate) orig_bridge: &'a str,
+    pub(crate) second: &'a Channel,
+    pub(crate) second_bridge: &'a str,
+    pub(crate) transferee: &'a Channel,
+    /// `Some` for `DestType: Bridge` (the target answered), `None` for a blonde
+    /// transfer (`DestType: App`, the target still rings and `second` runs `Dial`).
+    pub(crate) target: Option<&'a Channel>,
+}
+
+/// `AttendedTransfer` (Asterisk 20 field order: both transferers with their
+/// bridges, the destination, then the transferee and the target).
+pub(crate) fn attended_transfer(a: &Attended<'_>) -> OutEvent {
+    let mut m = call_event("AttendedTransfer").field("Result", "Success");
+    push_channel(&mut m, "OrigTransferer", a.orig);
+    push_bridge_prefixed(&mut m, "Orig", a.orig_bridge, 2);
+    push_channel(&mut m, "SecondTransferer", a.second);
+    push_bridge_prefixed(&mut m, "Second", a.second_bridge, 2);
+    match a.target {
+        Some(_) => {
+            m.push("DestType", "Bridge");
+            m.push("DestBridgeUniqueid", a.second_bridge);
+        }
+        None => {
+            m.push("DestType", "App");
+            m.push("DestApp", "Dial");
+            push_channel(&mut m, "Dest", a.second);
+        }
+    }
+    push_channel(&mut m, "Transferee", a.transferee);
+    if let Some(t) = a.target {
+        push_channel(&mut m, "TransferTarget", t);
+    }
+    m.push("IsExternal", "Yes");
+    out(m)
+}
+
+/// `Pickup`: `picker` took the call ringing at `target`.
+pub(crate) fn pickup(picker: &Channel, target: &Channel) -> OutEvent {
+    let mut m = call_event("Pickup");
+    push_channel(&mut m, "", picker);
+    push_channel(&mut m, "Target", target);
+    out(m)
+}
+
+/// `DTMFBegin` / `DTMFEnd` (`duration_ms` only on the end) with `Direction: Sent`
+/// for digits Asterisk plays to the channel.
+pub(crate) fn dtmf(ch: &Channel, digit: char, duration_ms: Option<u32>) -> OutEvent {
+    let name = if duration_ms.is_some() { "DTMFEnd" } else { "DTMFBegin" };
+    let mut m = head(name, EventClass::Dtmf);
+    push_channel(&mut m, "", ch);
+    m.push("Digit", digit.to_string());
+    if let Some(d) = duration_ms {
+        m.push("DurationMs", d.to_string());
+    }
+    m.push("Direction", "Sent");
+    OutEvent { class: EventClass::Dtmf, msg: m }
+}
+
 /// `DeviceStateChange`; a list item (with `ActionID`) has no `Privilege`.
 pub(crate) fn device_state(device: &str, state: &str, action_id: Option<&str>) -> MessageBuilder {
     let m = match action_id {
@@ -285,6 +402,7 @@ mod tests {
             app_data: "(Outgoing Line)".into(),
             outbound: true,
             bridge: None,
+            held: false,
             created: Instant::now(),
             call: 1,
         }

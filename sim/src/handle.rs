@@ -13,8 +13,9 @@ use crate::channel::EventClass;
 use crate::config::{SimConfig, SimError};
 use crate::faults::{self, Control};
 use crate::hub::{lock, receives, Hub};
-use crate::pbx::{Effect, Pbx, Timer};
+use crate::pbx::{Effect, Pbx, SimTruth, Timer};
 use crate::server;
+use crate::traffic::{self, TrafficConfig, TrafficHandle};
 
 /// Counters the handle reports.
 #[derive(Debug, Default)]
@@ -36,7 +37,7 @@ pub(crate) struct Shared {
     /// while running, as an administrator edits manager.conf and reloads.
     pub(crate) secret: Mutex<String>,
     /// Timers are spawned here, so that the handle's methods work from any thread.
-    runtime: tokio::runtime::Handle,
+    pub(crate) runtime: tokio::runtime::Handle,
     shutdown: watch::Sender<bool>,
     next_conn: AtomicU64,
 }
@@ -166,6 +167,58 @@ impl SimHandle {
             userinfo(&cfg.secret),
             self.addr.port()
         )
+    }
+
+    /// [`url`](Self::url) plus the session options that tell the SDK's `Session`
+    /// what this PBX supports: phone remote control (`control=pjsip`, or
+    /// `control=sip` with `technology: "SIP"`) and the AstDB convention
+    /// (`astdb=1`). `url()` stays bare because the plain AMI client rejects
+    /// parameters it does not know.
+    pub fn session_url(&self) -> String {
+        let control = if self.shared.config.technology.eq_ignore_ascii_case("SIP") { "sip" } else { "pjsip" };
+        format!("{}?control={control}&astdb=1", self.url())
+    }
+
+    /// What the PBX really holds now: phones and their states, channels, DND and
+    /// forwarding as set in the AstDB. For tests that compare a client's view
+    /// with the truth.
+    pub fn truth(&self) -> SimTruth {
+        lock(&self.shared.pbx).truth()
+    }
+
+    /// The DTMF digits `PlayDTMF` played, per channel name, in order (the last
+    /// 1024 channels, 1024 digits each).
+    pub fn dtmf_received(&self) -> Vec<(String, String)> {
+        lock(&self.shared.pbx).dtmf_received()
+    }
+
+    /// The user of phone `ext` hangs up (the phone sends BYE: `HangupRequest`),
+    /// or rejects a ringing call (486 Busy Here, cause 17). `false` if the phone
+    /// has no channel.
+    pub fn hangup_ext(&self, ext: &str) -> bool {
+        self.shared.with_pbx(|p| p.hangup_ext(ext))
+    }
+
+    /// The user of phone `ext` answers its ringing call now, before
+    /// `answer_delay`. `false` if it is not ringing.
+    pub fn answer_ext(&self, ext: &str) -> bool {
+        self.shared.with_pbx(|p| p.answer_ext(ext))
+    }
+
+    /// Broadcasts one `Event: UserEvent` (`UserEvent: name`, then `fields` in
+    /// order) now, to every logged-in connection that takes user events.
+    pub fn emit_user_event(&self, name: &str, fields: &[(&str, &str)]) {
+        let mut msg = crate::events::user_event(name);
+        for (k, v) in fields {
+            msg.push(*k, *v);
+        }
+        self.shared.with_pbx(|p| p.user_event(msg));
+    }
+
+    /// Starts generating random calls among the phones (see [`TrafficConfig`]);
+    /// they stop when the returned handle is stopped or dropped, or at shutdown.
+    pub fn start_traffic(&self, cfg: TrafficConfig) -> TrafficHandle {
+        traffic::start(Arc::clone(&self.shared), cfg)
     }
 
     /// Changes the AMI secret for logins from now on (sessions already logged in

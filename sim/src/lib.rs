@@ -23,10 +23,13 @@
 //! ```
 //!
 //! Layout: [`config`](SimConfig) what the PBX looks like; `pbx` the sans-IO
-//! state and call progress; `events` the AMI message builders; `session` the
+//! state and call progress (`pbx/control` phone control and small actions,
+//! `pbx/transfer` transfers and pickup, `pbx/truth` [`SimTruth`]); `astdb` the
+//! AstDB and custom device states; `traffic` the traffic generator; `events` the AMI message builders; `session` the
 //! answer to each action; `server` sockets and connection tasks; `hub` the
 //! bounded fan-out of events; `faults` fault injection; `handle` the public handle.
 
+mod astdb;
 mod channel;
 mod config;
 mod events;
@@ -36,6 +39,9 @@ mod hub;
 mod pbx;
 mod server;
 mod session;
+mod traffic;
 
 pub use config::{SimConfig, SimError, SimTls};
 pub use handle::{SimHandle, Simulator};
+pub use pbx::{SimChannel, SimDevice, SimTruth};
+pub use traffic::{TrafficConfig, TrafficHandle};

@@ -18,9 +18,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ctilink::ami::MessageBuilder;
 
+use crate::astdb::{AstDb, CustomStates};
 use crate::channel::{dial_status_for_cause, parse_caller_id, ChanState, Channel, DeviceState};
 use crate::config::{SimConfig, SimError};
 use crate::events::{self, OriginateOutcome, OutEvent};
+
+mod control;
+#[cfg(test)]
+mod control_tests;
+mod transfer;
+mod truth;
+
+pub(crate) use control::{is_dtmf_digit, Answer, Notify};
+pub use truth::{SimChannel, SimDevice, SimTruth};
+
+/// How many times one call may be forwarded (CF/CFB/CFNA) before the dialplan
+/// stops following forwards (a loop 100 -> 101 -> 100 ends).
+const MAX_FORWARDS: u8 = 3;
+/// Channels whose played DTMF digits are remembered, and digits per channel.
+const MAX_DTMF_CHANNELS: usize = 1024;
+const MAX_DTMF_DIGITS: usize = 1024;
 
 /// Something the runtime must do on the PBX's behalf.
 #[derive(Debug)]
@@ -74,21 +91,25 @@ pub(crate) struct OriginateRequest {
     pub(crate) account: Option<String>,
     pub(crate) channel_id: Option<String>,
     pub(crate) other_channel_id: Option<String>,
+    /// `Application`/`Data` instead of `Exten`: only `PickupChan` is simulated.
+    pub(crate) application: Option<String>,
+    pub(crate) data: Option<String>,
     /// Connection waiting for the outcome of a synchronous (`Async: false`) Originate.
     pub(crate) reply_to: Option<u64>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Phase {
     /// Originate: the first phone rings.
     FirstLegRinging,
     /// The dialplan dials the destination, which rings.
+    #[default]
     Dialing,
     /// Both legs answered and bridged.
     Bridged,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Call {
     /// `None` for a call placed by a phone.
     originate: Option<OriginateRequest>,
@@ -99,6 +120,14 @@ struct Call {
     dest: String,
     phase: Phase,
     bridge: Option<String>,
+    /// A consultation call (`Atxfer`): the call its transferer holds.
+    consult_of: Option<u64>,
+    /// An Originate of `PickupChan`: the channel to pick up once the phone answers.
+    pickup: Option<String>,
+    /// Forwards followed so far.
+    hops: u8,
+    /// The destination rings until `dial_timeout` whatever its configuration.
+    ring_out: bool,
 }
 
 /// The PBX state. One instance per simulator, behind one mutex.
@@ -112,6 +141,10 @@ pub(crate) struct Pbx {
     answer_delay: Duration,
     no_answer: HashSet<String>,
     dial_timeout: Duration,
+    db: AstDb,
+    custom: CustomStates,
+    /// Digits played to each channel (`PlayDTMF`), by channel name, in order.
+    dtmf: Vec<(String, String)>,
     /// Channels by allocation number (so lists come in creation order).
     channels: BTreeMap<u64, Channel>,
     calls: HashMap<u64, Call>,
@@ -136,6 +169,9 @@ impl Pbx {
             answer_delay: cfg.answer_delay,
             no_answer: cfg.no_answer.iter().cloned().collect(),
             dial_timeout: cfg.dial_timeout,
+            db: AstDb::default(),
+            custom: CustomStates::default(),
+            dtmf: Vec::new(),
             channels: BTreeMap::new(),
             calls: HashMap::new(),
             last_status: HashMap::new(),
@@ -251,6 +287,7 @@ impl Pbx {
             app_data: String::new(),
             outbound,
             bridge: None,
+            held: false,
             created: Instant::now(),
             call,
         };
@@ -315,14 +352,17 @@ impl Pbx {
         if self.device_state(from) != DeviceState::NotInUse {
             return Err(SimError::ExtensionBusy(from.to_owned()));
         }
-        let call = self.new_call(Call {
-            originate: None,
-            caller: 0,
-            callee: None,
-            dest: to.to_owned(),
-            phase: Phase::Dialing,
-            bridge: None,
-        });
+        let ctx = self.context.clone();
+        self.start_call(from, &ctx, to, false);
+        Ok(())
+    }
+
+    /// Phone `from` dials `to` on a new channel of its own, whatever else it does
+    /// (a second line: the consultation call of an attended transfer). With
+    /// `ring_out` the destination rings until `dial_timeout`. The call's id.
+    fn start_call(&mut self, from: &str, context: &str, to: &str, ring_out: bool) -> u64 {
+        let known = context.eq_ignore_ascii_case(&self.context) && self.is_extension(to);
+        let call = self.new_call(Call { dest: to.to_owned(), ring_out, ..Call::default() });
         let a = self.new_channel(from, call, false, None, None);
         if let Some(c) = self.calls.get_mut(&call) {
             c.caller = a;
@@ -331,7 +371,7 @@ impl Pbx {
         self.emit_chan(a, |c| events::channel_event("Newchannel", c));
         self.with_chan(a, |c| c.state = ChanState::Ring);
         self.emit_chan(a, |c| events::channel_event("Newstate", c));
-        if !self.is_extension(to) {
+        if !known {
             self.emit_extension_status(from);
             self.emit_device_state(from);
             self.calls.remove(&call);
@@ -340,11 +380,75 @@ impl Pbx {
             }
             self.emit_device_state(from);
             self.emit_extension_status(from);
-            return Ok(());
+            return call;
         }
         self.run_dial_exten(a, to);
         self.dial_dest(call);
-        Ok(())
+        call
+    }
+
+    /// Channel `a` of `call` continues in the dialplan at `to`@`context` priority 1
+    /// (a forward, a redirect, a blind transfer): it dials that phone, or, for a
+    /// number the dialplan lacks, is hung up as unallocated (cause 1) with the
+    /// rest of its call.
+    fn goto_exten(&mut self, a: u64, call: u64, context: &str, to: &str) {
+        let known = context.eq_ignore_ascii_case(&self.context) && self.is_extension(to);
+        let ctx = context.to_owned();
+        self.with_chan(a, |c| {
+            c.context = ctx;
+            c.exten = to.to_owned();
+            c.priority = 1;
+        });
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.dest = to.to_owned();
+            c.callee = None;
+            c.phase = Phase::Dialing;
+            c.bridge = None;
+        }
+        if known {
+            self.run_dial_exten(a, to);
+            self.dial_dest(call);
+            return;
+        }
+        let c = self.calls.remove(&call);
+        if let Some(ch) = self.channels.remove(&a) {
+            self.emit(events::hangup(&ch, 1));
+            self.emit_device_state(&ch.ext);
+            self.emit_extension_status(&ch.ext);
+        }
+        // Anything else of the call (it should have nothing left) goes too.
+        if let Some(b) = c.and_then(|c| c.callee).and_then(|b| self.channels.remove(&b)) {
+            self.emit(events::hangup(&b, 16));
+            self.emit_device_state(&b.ext);
+            self.emit_extension_status(&b.ext);
+        }
+    }
+
+    /// The dialplan's forward of `dest` for `kind` (`CF`, `CFB`, `CFNA`), if it
+    /// may still follow one for this call.
+    fn forward_of(&self, call: u64, kind: &str, dest: &str) -> Option<String> {
+        let hops = self.calls.get(&call)?.hops;
+        let target = self.db.get(kind, dest)?.trim();
+        (hops < MAX_FORWARDS && !target.is_empty() && target != dest).then(|| target.to_owned())
+    }
+
+    /// Follows a forward: `Newexten` `Goto(ctx,target,1)` on the calling channel,
+    /// then the dialplan of `target`.
+    fn follow_forward(&mut self, call: u64, target: &str) {
+        let Some(a) = self.calls.get_mut(&call).map(|c| {
+            c.hops += 1;
+            c.caller
+        }) else {
+            return;
+        };
+        let ctx = self.context.clone();
+        self.with_chan(a, |c| {
+            c.priority += 1;
+            c.app = "Goto".into();
+            c.app_data = format!("{ctx},{target},1");
+        });
+        self.emit_chan(a, events::newexten);
+        self.goto_exten(a, call, &ctx, target);
     }
 
     /// The dialplan of extension `to`: `NoOp(Call from ...)`, then `Dial(TECH/to,30,tTkK)`.
@@ -366,11 +470,16 @@ impl Pbx {
     /// `Dial()` from channel `caller` of `call` to its destination phone.
     fn dial_dest(&mut self, call: u64) {
         let Some(c) = self.calls.get(&call) else { return };
-        let (a, dest, is_orig) = (c.caller, c.dest.clone(), c.originate.is_some());
+        let (a, dest, is_orig, ring_out) = (c.caller, c.dest.clone(), c.originate.is_some(), c.ring_out);
         let other_id = c.originate.as_ref().and_then(|o| o.other_channel_id.clone());
         let Some(caller) = self.channels.get(&a).cloned() else { return };
-        // A phone with a call already (or the caller itself) answers 486 Busy Here.
-        let busy = self.device_state(&dest) != DeviceState::NotInUse;
+        if let Some(target) = self.forward_of(call, "CF", &dest) {
+            self.follow_forward(call, &target);
+            return;
+        }
+        // A phone with a call already (or the caller itself) answers 486 Busy
+        // Here, and so does one with do-not-disturb on.
+        let busy = self.device_state(&dest) != DeviceState::NotInUse || self.db.get("DND", &dest).is_some();
         let b = self.new_channel(&dest, call, true, Some(&caller.linkedid), other_id.as_deref());
         if let Some(c) = self.calls.get_mut(&call) {
             c.callee = Some(b);
@@ -414,7 +523,7 @@ impl Pbx {
         self.emit_chan(b, |c| events::channel_event("Newstate", c));
         self.emit_device_state(&dest);
         self.emit_dial("DialState", a, b, ("DialStatus", "RINGING"));
-        if self.no_answer.contains(&dest) {
+        if ring_out || self.no_answer.contains(&dest) {
             self.schedule(self.dial_timeout, call, Step::DestTimeout);
         } else {
             self.schedule(self.answer_delay, call, Step::DestAnswer);
@@ -452,6 +561,18 @@ impl Pbx {
         });
         self.emit_chan(a, events::newexten);
         self.emit_device_state(&dest);
+        let forward = match status {
+            "BUSY" => self.forward_of(call, "CFB", &dest),
+            "NOANSWER" => self.forward_of(call, "CFNA", &dest),
+            _ => None,
+        };
+        if let (Some(target), true) = (forward, self.channels.contains_key(&a)) {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.callee = None;
+            }
+            self.follow_forward(call, &target);
+            return;
+        }
         if status == "BUSY" {
             self.with_chan(a, |c| {
                 c.priority += 1;
@@ -525,13 +646,12 @@ impl Pbx {
         let busy_first = self.device_state(&ext) != DeviceState::NotInUse;
         let (timeout, channel_id, account) = (req.timeout, req.channel_id.clone(), req.account.clone());
         let cid = req.caller_id.as_deref().map(parse_caller_id);
+        let pickup = req.application.is_some().then(|| req.data.clone().unwrap_or_default());
         let call = self.new_call(Call {
             originate: Some(req),
-            caller: 0,
-            callee: None,
-            dest: String::new(),
             phase: Phase::FirstLegRinging,
-            bridge: None,
+            pickup,
+            ..Call::default()
         });
         let a = self.new_channel(&ext, call, true, None, channel_id.as_deref());
         if let Some(c) = self.calls.get_mut(&call) {
@@ -594,6 +714,12 @@ impl Pbx {
         self.with_chan(a, |c| c.state = ChanState::Up);
         self.emit_chan(a, |c| events::channel_event("Newstate", c));
         self.emit_chan(a, |c| events::dial("DialEnd", None, c, ("DialStatus", "ANSWER")));
+        if let Some(target) = self.calls.get(&call).and_then(|c| c.pickup.clone()) {
+            let snapshot = self.channels.get(&a).cloned();
+            self.originate_result(&req, true, 4, snapshot.as_ref());
+            self.pickup_chan(call, &target);
+            return;
+        }
         self.with_chan(a, |c| {
             c.context = req.context.clone();
             c.exten = req.exten.clone();
@@ -698,9 +824,19 @@ impl Pbx {
                     self.originate_result(&req, false, 1, None);
                 }
             }
-            Phase::Dialing if key == call.caller => self.cancel(call_id, cause, request),
+            Phase::Dialing if key == call.caller => {
+                let consult = trigger == Trigger::Action && call.consult_of.is_some();
+                if !(consult && self.complete_blonde(call_id, cause)) {
+                    self.cancel(call_id, cause, request);
+                }
+            }
             Phase::Dialing => self.dest_fails(call_id, cause, Some(request)),
-            Phase::Bridged => self.teardown(call_id, key, cause, trigger),
+            Phase::Bridged => {
+                let consult = trigger == Trigger::Action && call.consult_of.is_some() && key == call.caller;
+                if !(consult && self.complete_attended(call_id, cause)) {
+                    self.teardown(call_id, key, cause, trigger);
+                }
+            }
         }
     }
 
@@ -729,6 +865,12 @@ impl Pbx {
         let b = c.callee.and_then(|b| self.channels.remove(&b));
         let (Some(a), Some(b)) = (a, b) else { return };
         let id = c.bridge.unwrap_or_default();
+        // The party on hold hears music until the call ends.
+        if a.held {
+            self.emit(events::music_on_hold(false, &b));
+        } else if b.held {
+            self.emit(events::music_on_hold(false, &a));
+        }
         let x_is_caller = x == c.caller;
         let (xc, yc) = if x_is_caller { (&a, &b) } else { (&b, &a) };
         let (cause_a, cause_b) = if x_is_caller { (cause, 16) } else { (16, cause) };
@@ -774,12 +916,14 @@ impl Pbx {
             .collect()
     }
 
-    /// `DeviceStateList` items: one per phone device.
+    /// `DeviceStateList` items: one per phone device, then the custom states set.
     pub(crate) fn device_state_items(&self, action_id: Option<&str>) -> Vec<MessageBuilder> {
-        self.extensions
+        let phones = self
+            .extensions
             .iter()
-            .map(|e| events::device_state(&self.device(e), self.device_state(e).as_str(), action_id))
-            .collect()
+            .map(|e| events::device_state(&self.device(e), self.device_state(e).as_str(), action_id));
+        let custom = self.custom.iter().map(|(dev, state)| events::device_state(&dev, state, action_id));
+        phones.chain(custom).collect()
     }
 
     /// `CoreShowChannels` items, in creation order.

@@ -13,7 +13,7 @@ use md5::{Digest, Md5};
 use crate::channel::{extension_status_text, EventClass, EventMask};
 use crate::events::{self, AuthInfo};
 use crate::handle::Shared;
-use crate::pbx::OriginateRequest;
+use crate::pbx::{is_dtmf_digit, Answer, Notify, OriginateRequest};
 
 /// The protocol state of one connection.
 #[derive(Debug)]
@@ -195,8 +195,210 @@ impl Session {
                         .field("StatusText", extension_status_text(status)),
                 );
             }
+            "pjsipnotify" => self.notify(shared, m, out, true),
+            "sipnotify" => self.notify(shared, m, out, false),
+            "blindtransfer" | "atxfer" | "redirect" => self.transfer(shared, m, &action, out),
+            "playdtmf" => self.play_dtmf(shared, m, out),
+            "dbput" | "dbget" | "dbdel" | "dbdeltree" => self.astdb(shared, m, &action, out),
+            "setvar" => self.setvar(shared, m, out),
+            "userevent" => self.user_event(shared, m, out),
             _ => error(out, id, "Invalid/unknown command"),
         }
+    }
+
+    /// `PJSIPNotify` (`Endpoint: 100`) and chan_sip's `SIPnotify` (`Channel: SIP/100`)
+    /// with `Variable: Event=talk|hold`: the phone answers, holds or retrieves.
+    fn notify(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut, pjsip: bool) {
+        let id = m.action_id();
+        let target =
+            if pjsip { field(m, "Endpoint").or_else(|| field(m, "Channel")) } else { field(m, "Channel") };
+        let Some(target) = target else {
+            let text = if pjsip {
+                "PJSIPNotify requires either an endpoint name, a SIP URI, or a channel."
+            } else {
+                "Channel not specified"
+            };
+            return error(out, id, text);
+        };
+        let vars: Vec<String> = m.get_all("Variable").map(|v| v.into_owned()).collect();
+        if vars.is_empty() {
+            return error(out, id, "At least one variable is required");
+        }
+        // `PJSIP/100`, `SIP/100` or `100`; a channel name (`PJSIP/100-0000000a`) names its endpoint.
+        let res = target.split_once('/').map_or(target.as_str(), |(_, r)| r);
+        let ext = res.split_once('-').map_or(res, |(e, _)| e).to_owned();
+        let what = vars.iter().find_map(|v| {
+            let (k, val) = v.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("Event").then(|| Notify::parse(val)).flatten()
+        });
+        let known = shared.with_pbx(|p| match what {
+            Some(w) => p.notify(&ext, w),
+            None => p.is_extension(&ext),
+        });
+        match (known, pjsip) {
+            (true, true) => write(out, &events::response("Success", id).field("Message", "NOTIFY sent")),
+            (true, false) => write(out, &events::response("Success", id).field("Message", "Notify Sent")),
+            (false, true) => error(out, id, &format!("Unable to retrieve endpoint {target}")),
+            (false, false) => error(out, id, "Could not create address"),
+        }
+    }
+
+    /// `BlindTransfer`, `Atxfer` and `Redirect`: `Channel`, `Context`, `Exten`.
+    fn transfer(&mut self, shared: &Arc<Shared>, m: &Message, action: &str, out: &mut BytesMut) {
+        let id = m.action_id();
+        let Some(channel) = field(m, "Channel") else {
+            return error(
+                out,
+                id,
+                if action == "redirect" { "Channel not specified" } else { "No channel specified" },
+            );
+        };
+        let Some(exten) = field(m, "Exten") else {
+            return error(
+                out,
+                id,
+                if action == "redirect" { "Exten not specified" } else { "No extension specified" },
+            );
+        };
+        if action == "redirect" {
+            if let Some(p) = field(m, "Priority") {
+                if p.parse::<u32>().map_or(true, |p| p == 0) {
+                    return error(out, id, "Invalid priority");
+                }
+            }
+        }
+        let context = field(m, "Context").unwrap_or_else(|| shared.config.context.clone());
+        let answer: Answer = shared.with_pbx(|p| match action {
+            "blindtransfer" => p.blind_transfer(&channel, &context, &exten),
+            "atxfer" => p.atxfer(&channel, &context, &exten),
+            _ => p.redirect(&channel, &context, &exten),
+        });
+        answer_with(out, id, answer);
+    }
+
+    /// `PlayDTMF`: `Channel`, `Digit`, optional `Duration` (ms).
+    fn play_dtmf(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut) {
+        let id = m.action_id();
+        let Some(channel) = field(m, "Channel") else { return error(out, id, "Channel not specified") };
+        let Some(digit) = field(m, "Digit").and_then(|d| d.chars().next()) else {
+            return error(out, id, "No digit specified");
+        };
+        if !is_dtmf_digit(digit) {
+            return error(out, id, "Invalid digit");
+        }
+        let duration = field(m, "Duration").and_then(|d| d.parse::<u32>().ok()).unwrap_or(100).min(10_000);
+        if shared.with_pbx(|p| p.play_dtmf(&channel, digit, duration)) {
+            write(out, &events::response("Success", id).field("Message", "DTMF successfully queued"));
+        } else {
+            error(out, id, "Channel not found");
+        }
+    }
+
+    /// `DBPut`, `DBGet`, `DBDel`, `DBDelTree`, with Asterisk 20's texts.
+    fn astdb(&mut self, shared: &Arc<Shared>, m: &Message, action: &str, out: &mut BytesMut) {
+        let id = m.action_id();
+        let Some(family) = field(m, "Family") else { return error(out, id, "No family specified.") };
+        let key = field(m, "Key");
+        if action == "dbdeltree" {
+            let n = shared.with_pbx(|p| p.db_del_tree(&family, key.as_deref()));
+            return answer_with(
+                out,
+                id,
+                if n > 0 {
+                    Ok("Key tree deleted successfully")
+                } else {
+                    Err("Database entry not found".into())
+                },
+            );
+        }
+        let Some(key) = key else { return error(out, id, "No key specified.") };
+        match action {
+            "dbput" => {
+                let val = m.get("Val").unwrap_or_default().trim().to_owned();
+                let ok = shared.with_pbx(|p| p.db_put(&family, &key, &val));
+                answer_with(
+                    out,
+                    id,
+                    if ok {
+                        Ok("Updated database successfully")
+                    } else {
+                        Err("Failed to update entry".into())
+                    },
+                );
+            }
+            "dbdel" => {
+                let ok = shared.with_pbx(|p| p.db_del(&family, &key));
+                answer_with(
+                    out,
+                    id,
+                    if ok {
+                        Ok("Key deleted successfully")
+                    } else {
+                        Err("Database entry does not exist".into())
+                    },
+                );
+            }
+            _ => match shared.with_pbx(|p| p.db_get(&family, &key)) {
+                Some(val) => {
+                    write(
+                        out,
+                        &events::response("Success", id)
+                            .field("EventList", "start")
+                            .field("Message", "Result will follow"),
+                    );
+                    write(
+                        out,
+                        &MessageBuilder::event("DBGetResponse")
+                            .field("Family", family)
+                            .field("Key", key)
+                            .field("Val", val)
+                            .field_opt("ActionID", id),
+                    );
+                    write(out, &events::list_complete("DBGetComplete", id, 1));
+                }
+                None => error(out, id, "Database entry not found"),
+            },
+        }
+    }
+
+    /// `Setvar`: `DEVICE_STATE(Custom:NAME)` sets a custom device state; any
+    /// other variable is accepted (and not kept).
+    fn setvar(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut) {
+        let id = m.action_id();
+        let Some(var) = field(m, "Variable") else { return error(out, id, "No variable specified") };
+        if let Some(chan) = field(m, "Channel") {
+            if shared.with_pbx(|p| p.key_of(&chan).is_none()) {
+                return error(out, id, "Channel not found");
+            }
+        }
+        let value = m.get("Value").unwrap_or_default().trim().to_owned();
+        let custom = var
+            .strip_prefix("DEVICE_STATE(")
+            .and_then(|r| r.strip_suffix(')'))
+            .and_then(|d| d.trim().strip_prefix("Custom:"))
+            .map(str::to_owned);
+        if let Some(name) = custom.filter(|n| !n.is_empty()) {
+            if !shared.with_pbx(|p| p.set_custom_state(&name, &value)) {
+                return error(out, id, "Failed to set variable");
+            }
+        }
+        write(out, &events::response("Success", id).field("Message", "Variable Set"));
+    }
+
+    /// `UserEvent`: broadcast `Event: UserEvent` with every header of the action
+    /// but `Action` and `ActionID`, as Asterisk does.
+    fn user_event(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut) {
+        let id = m.action_id();
+        let Some(name) = field(m, "UserEvent") else { return error(out, id, "UserEvent header missing") };
+        let mut ev = events::user_event(&name);
+        for (k, v) in m.fields() {
+            if ["Action", "ActionID", "UserEvent"].iter().any(|x| k.eq_ignore_ascii_case(x)) {
+                continue;
+            }
+            ev.push(k.into_owned(), v.into_owned());
+        }
+        write(out, &events::response("Success", id).field("Message", "Event Sent"));
+        shared.with_pbx(|p| p.user_event(ev));
     }
 
     fn login(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut) {
@@ -260,11 +462,16 @@ impl Session {
         let Some(channel) = field("Channel") else {
             return error(out, id, "Channel not specified");
         };
-        if field("Application").is_some() && field("Exten").is_none() {
-            return error(out, id, "Originate with Application is not supported by the simulator");
+        let application = field("Application");
+        if let Some(app) = &application {
+            if !app.eq_ignore_ascii_case("PickupChan") {
+                return error(out, id, "Originate with Application is not supported by the simulator");
+            }
         }
-        let Some(exten) = field("Exten") else {
-            return error(out, id, "Exten not specified");
+        let exten = match (&application, field("Exten")) {
+            (_, Some(e)) if application.is_none() => e,
+            (Some(_), _) => String::new(),
+            _ => return error(out, id, "Exten not specified"),
         };
         let priority = match field("Priority") {
             None => 1,
@@ -286,12 +493,26 @@ impl Session {
             account: field("Account"),
             channel_id: field("ChannelId"),
             other_channel_id: field("OtherChannelId"),
+            data: application.as_ref().map(|_| field("Data").unwrap_or_default()),
+            application,
             reply_to: (!is_async).then_some(self.id),
         };
         if is_async {
             write(out, &events::response("Success", id).field("Message", "Originate successfully queued"));
         }
         shared.with_pbx(|p| p.originate(req));
+    }
+}
+
+/// A header's trimmed value, if present and not empty.
+fn field(m: &Message, key: &str) -> Option<String> {
+    m.get(key).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+fn answer_with(out: &mut BytesMut, id: Option<&str>, answer: Answer) {
+    match answer {
+        Ok(text) => write(out, &events::response("Success", id).field("Message", text)),
+        Err(text) => error(out, id, &text),
     }
 }
 

@@ -1,0 +1,426 @@
+//! Unit tests of the call-control paths: NOTIFY talk/hold, hang-up keys,
+//! Redirect, BlindTransfer, Atxfer (attended, blonde, rejected), PickupChan,
+//! PlayDTMF, AstDB and the DND/forwarding convention, custom device states.
+
+use std::time::Duration;
+
+use super::*;
+
+fn pbx() -> Pbx {
+    Pbx::new(&SimConfig { extensions: SimConfig::extension_range(100, 104), ..SimConfig::default() })
+}
+
+/// Drains effects: `Event[=detail]` labels (detail: DialStatus, Cause, State,
+/// Reason, DestType) and the timers armed.
+fn drain(p: &mut Pbx) -> (Vec<String>, Vec<Timer>) {
+    let (mut evs, mut timers) = (Vec::new(), Vec::new());
+    for e in p.take_effects() {
+        match e {
+            Effect::Event(ev) => {
+                let m = &ev.msg;
+                let name = m.get("Event").unwrap_or_default().to_owned();
+                let detail = m
+                    .get("DialStatus")
+                    .or(m.get("Cause"))
+                    .or(m.get("Reason"))
+                    .or(m.get("DestType"))
+                    .or(m.get("State"))
+                    .or(m.get("Status"));
+                evs.push(match detail {
+                    Some(d) => format!("{name}={d}"),
+                    None => name,
+                });
+            }
+            Effect::Reply { msg, .. } => {
+                evs.push(format!("Reply={}", msg.get("Response").unwrap_or_default()))
+            }
+            Effect::Schedule { timer, .. } => timers.push(timer),
+        }
+    }
+    (evs, timers)
+}
+
+fn has(evs: &[String], want: &str) -> bool {
+    evs.iter().any(|e| e == want)
+}
+
+fn count(evs: &[String], want: &str) -> usize {
+    evs.iter().filter(|e| *e == want).count()
+}
+
+fn chan_of(p: &Pbx, ext: &str) -> String {
+    p.channels.values().find(|c| c.ext == ext).map(|c| c.name.clone()).unwrap_or_default()
+}
+
+fn state_of(p: &Pbx, ext: &str) -> String {
+    p.truth().devices.into_iter().find(|d| d.ext == ext).map(|d| d.state).unwrap_or_default()
+}
+
+/// 101 calls 100 and 100 answers: a bridged call.
+fn connected(p: &mut Pbx) {
+    p.place_call("101", "100").expect("call");
+    drain(p);
+    assert!(p.answer_ext("100"));
+    drain(p);
+}
+
+#[test]
+fn notify_talk_answers_a_ringing_phone() {
+    let mut p = pbx();
+    p.place_call("101", "100").expect("call");
+    drain(&mut p);
+    assert!(p.notify("100", Notify::Talk));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialEnd=ANSWER") && count(&evs, "BridgeEnter") == 2, "{evs:?}");
+    // Nothing left to do: a real phone ignores the NOTIFY.
+    assert!(p.notify("100", Notify::Talk));
+    assert!(drain(&mut p).0.is_empty());
+    assert!(!p.notify("999", Notify::Talk), "no such endpoint");
+}
+
+#[test]
+fn notify_hold_and_talk_hold_and_retrieve() {
+    let mut p = pbx();
+    connected(&mut p);
+    assert!(p.notify("100", Notify::Hold));
+    let (evs, _) = drain(&mut p);
+    assert_eq!(
+        evs.iter().filter(|e| !e.starts_with("ExtensionStatus")).cloned().collect::<Vec<_>>(),
+        ["Hold", "MusicOnHoldStart", "DeviceStateChange=ONHOLD"]
+    );
+    assert!(has(&evs, "ExtensionStatus=16"), "{evs:?}");
+    assert_eq!(state_of(&p, "100"), "ONHOLD");
+    assert!(p.truth().channels.iter().any(|c| c.ext == "100" && c.held));
+    // Holding again does nothing.
+    assert!(p.notify("100", Notify::Hold));
+    assert!(drain(&mut p).0.is_empty());
+    assert!(p.notify("100", Notify::Talk));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "Unhold") && has(&evs, "MusicOnHoldStop") && has(&evs, "DeviceStateChange=INUSE"));
+    assert_eq!(state_of(&p, "100"), "INUSE");
+    // An idle phone has nothing to hold.
+    assert!(!p.hold_ext("103"));
+}
+
+#[test]
+fn notify_talk_answers_an_originate_first_leg() {
+    let mut p = pbx();
+    p.originate(OriginateRequest {
+        channel: "PJSIP/101".into(),
+        context: "internal".into(),
+        exten: "100".into(),
+        priority: 1,
+        timeout: Duration::from_secs(30),
+        ..OriginateRequest::default()
+    });
+    drain(&mut p);
+    assert!(p.answer_ext("101"));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "OriginateResponse=4") && has(&evs, "DialBegin"), "{evs:?}");
+}
+
+#[test]
+fn hangup_of_a_held_call_stops_the_music() {
+    let mut p = pbx();
+    connected(&mut p);
+    p.hold_ext("101");
+    drain(&mut p);
+    assert!(p.hangup_ext("100"));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "MusicOnHoldStop") && count(&evs, "Hangup=16") == 2, "{evs:?}");
+    assert_eq!(p.active_channels(), 0);
+    assert!(!p.hangup_ext("100"), "nothing left");
+}
+
+#[test]
+fn hangup_ext_rejects_a_ringing_call_as_busy() {
+    let mut p = pbx();
+    p.place_call("101", "100").expect("call");
+    drain(&mut p);
+    assert!(p.hangup_ext("100"));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "HangupRequest=17") && has(&evs, "DialEnd=BUSY"), "{evs:?}");
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn blind_transfer_sends_the_other_party_on() {
+    let mut p = pbx();
+    connected(&mut p);
+    let a = chan_of(&p, "101");
+    let b_uid = p.channels.values().find(|c| c.ext == "100").map(|c| c.linkedid.clone());
+    let transferer = chan_of(&p, "100");
+    assert_eq!(p.blind_transfer(&transferer, "internal", "102"), Ok("Transfer succeeded"));
+    let (evs, timers) = drain(&mut p);
+    let pos = |w: &str| evs.iter().position(|e| e == w);
+    assert!(pos("BlindTransfer") < pos("BridgeLeave") && pos("BridgeDestroy") < pos("DialBegin"), "{evs:?}");
+    assert!(has(&evs, "Hangup=16") && has(&evs, "DialState=RINGING"), "{evs:?}");
+    // 101 stays in the same call (same Linkedid) and now dials 102.
+    let t = p.truth();
+    assert!(t.channels.iter().all(|c| c.ext != "100"));
+    let c102 = t.channels.iter().find(|c| c.ext == "102").expect("102 rings");
+    assert_eq!(Some(c102.linkedid.clone()), b_uid);
+    p.fire(timers[0]);
+    let t = p.truth();
+    assert_eq!(t.channels.iter().find(|c| c.name == a).map(|c| c.bridged_with.len()), Some(1));
+    // Errors: no such channel, a channel not in a bridge.
+    assert!(p.blind_transfer("PJSIP/999-00000000", "internal", "102").is_err());
+    p.place_call("103", "104").ok();
+    let ringing = chan_of(&p, "103");
+    assert_eq!(p.blind_transfer(&ringing, "internal", "100"), Err("Transfer invalid".into()));
+}
+
+#[test]
+fn blind_transfer_to_an_unknown_number_hangs_up_unallocated() {
+    let mut p = pbx();
+    connected(&mut p);
+    let transferer = chan_of(&p, "100");
+    assert!(p.blind_transfer(&transferer, "internal", "555").is_ok());
+    let (evs, _) = drain(&mut p);
+    let pos = |w: &str| evs.iter().position(|e| e == w);
+    assert!(pos("BlindTransfer") < pos("Hangup=1") && pos("Hangup=1").is_some(), "{evs:?}");
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn redirect_of_a_ringing_call_deflects_it() {
+    let mut p = pbx();
+    p.place_call("101", "100").expect("call");
+    drain(&mut p);
+    let caller = chan_of(&p, "101");
+    assert_eq!(p.redirect(&caller, "internal", "102"), Ok("Redirect successful"));
+    let (evs, timers) = drain(&mut p);
+    let pos = |w: &str| evs.iter().position(|e| e == w);
+    assert!(pos("DialEnd=CANCEL") < pos("Hangup=16") && pos("Hangup=16") < pos("DialBegin"), "{evs:?}");
+    assert_eq!(timers.len(), 1);
+    assert!(p.truth().channels.iter().any(|c| c.ext == "102"));
+    assert!(p.truth().channels.iter().all(|c| c.ext != "100"));
+    assert!(p.redirect("PJSIP/nope", "internal", "100").is_err());
+    // The ringing leg itself cannot be redirected in the simulator.
+    let ringing = chan_of(&p, "102");
+    assert_eq!(p.redirect(&ringing, "internal", "103"), Err("Redirect failed".into()));
+}
+
+#[test]
+fn redirect_of_a_bridged_channel_hangs_up_its_peer() {
+    let mut p = pbx();
+    connected(&mut p);
+    let callee = chan_of(&p, "100");
+    assert!(p.redirect(&callee, "internal", "102").is_ok());
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "BridgeDestroy") && has(&evs, "Hangup=16") && has(&evs, "DialBegin"), "{evs:?}");
+    let t = p.truth();
+    assert!(t.channels.iter().all(|c| c.ext != "101"));
+    assert!(t.channels.iter().any(|c| c.ext == "100") && t.channels.iter().any(|c| c.ext == "102"));
+}
+
+/// 101 calls 100 (answered); 100 starts an attended transfer to 102.
+fn consulting(p: &mut Pbx) -> (String, Timer) {
+    connected(p);
+    let a1 = chan_of(p, "100");
+    assert_eq!(p.atxfer(&a1, "internal", "102"), Ok("Atxfer successfully queued"));
+    let (evs, timers) = drain(p);
+    assert!(has(&evs, "Hold") && has(&evs, "MusicOnHoldStart") && has(&evs, "DialBegin"), "{evs:?}");
+    let t = p.truth();
+    let mine: Vec<_> = t.channels.iter().filter(|c| c.ext == "100").collect();
+    assert_eq!(mine.len(), 2, "a second channel on the transferer's phone");
+    assert_ne!(mine[0].linkedid, mine[1].linkedid, "the consultation is a new call");
+    assert!(mine[0].held && !mine[1].held);
+    (mine[1].name.clone(), timers[0])
+}
+
+#[test]
+fn atxfer_then_hangup_completes_an_attended_transfer() {
+    let mut p = pbx();
+    let (a2, answer) = consulting(&mut p);
+    p.fire(answer);
+    drain(&mut p);
+    assert!(p.hangup(&a2, 16));
+    let (evs, _) = drain(&mut p);
+    let pos = |w: &str| evs.iter().position(|e| e == w);
+    assert!(pos("BridgeEnter") < pos("AttendedTransfer=Bridge"), "{evs:?}");
+    assert_eq!(count(&evs, "Hangup=16"), 2, "both channels of the transferer: {evs:?}");
+    let t = p.truth();
+    assert!(t.channels.iter().all(|c| c.ext != "100"));
+    let c101 = t.channels.iter().find(|c| c.ext == "101").expect("101");
+    let c102 = t.channels.iter().find(|c| c.ext == "102").expect("102");
+    assert_eq!(c101.bridged_with, std::slice::from_ref(&c102.name));
+    p.hangup_all();
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn atxfer_completed_while_the_target_rings_is_blonde() {
+    let mut p = pbx();
+    let (a2, answer) = consulting(&mut p);
+    assert!(p.hangup(&a2, 16));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "AttendedTransfer=App") && has(&evs, "DialEnd=CANCEL"), "{evs:?}");
+    assert!(p.truth().channels.iter().all(|c| c.ext != "100"));
+    // The target answers and talks to the transferee.
+    p.fire(answer);
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialEnd=ANSWER"), "{evs:?}");
+    let t = p.truth();
+    assert_eq!(t.channels.iter().find(|c| c.ext == "101").map(|c| c.bridged_with.len()), Some(1));
+}
+
+#[test]
+fn atxfer_target_rejects_and_the_call_stays_held() {
+    let mut p = pbx();
+    consulting(&mut p);
+    assert!(p.hangup_ext("102"));
+    drain(&mut p);
+    let t = p.truth();
+    assert_eq!(t.channels.len(), 2);
+    assert!(t.channels.iter().any(|c| c.ext == "100" && c.held));
+    assert_eq!(state_of(&p, "100"), "ONHOLD");
+    assert!(p.retrieve_ext("100"));
+    // Errors.
+    assert!(p.atxfer("PJSIP/nope", "internal", "102").is_err());
+}
+
+fn pickup_req(channel: &str, data: &str) -> OriginateRequest {
+    OriginateRequest {
+        channel: channel.into(),
+        context: "internal".into(),
+        priority: 1,
+        timeout: Duration::from_secs(30),
+        application: Some("PickupChan".into()),
+        data: Some(data.into()),
+        ..OriginateRequest::default()
+    }
+}
+
+#[test]
+fn pickupchan_takes_the_ringing_call() {
+    let mut p = pbx();
+    p.place_call("101", "100").expect("call");
+    drain(&mut p);
+    let ringing = chan_of(&p, "100");
+    p.originate(pickup_req("PJSIP/102", &ringing));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialState=RINGING"), "the picking phone rings first: {evs:?}");
+    assert!(p.answer_ext("102"));
+    let (evs, _) = drain(&mut p);
+    let pos = |w: &str| evs.iter().position(|e| e == w);
+    assert!(pos("OriginateResponse=4") < pos("Pickup") && pos("Pickup") < pos("DialEnd=CANCEL"), "{evs:?}");
+    assert!(has(&evs, "Hangup=26") && has(&evs, "DialEnd=ANSWER") && count(&evs, "BridgeEnter") == 2);
+    let t = p.truth();
+    assert!(t.channels.iter().all(|c| c.ext != "100"));
+    let c102 = t.channels.iter().find(|c| c.ext == "102").expect("picker");
+    assert_eq!(c102.bridged_with, [chan_of(&p, "101")]);
+}
+
+#[test]
+fn pickupchan_of_a_call_no_longer_ringing_hangs_up() {
+    let mut p = pbx();
+    p.originate(pickup_req("PJSIP/102", "PJSIP/100-000000ff"));
+    drain(&mut p);
+    assert!(p.answer_ext("102"));
+    let (evs, _) = drain(&mut p);
+    assert!(!has(&evs, "Pickup") && has(&evs, "Hangup=16"), "{evs:?}");
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn play_dtmf_emits_and_records() {
+    let mut p = pbx();
+    connected(&mut p);
+    let c = chan_of(&p, "101");
+    assert!(p.play_dtmf(&c, '1', 100));
+    assert!(p.play_dtmf(&c.to_lowercase(), '#', 100));
+    let (evs, _) = drain(&mut p);
+    assert_eq!(evs, ["DTMFBegin", "DTMFEnd", "DTMFBegin", "DTMFEnd"]);
+    assert_eq!(p.dtmf_received(), [(c, "1#".to_owned())]);
+    assert!(!p.play_dtmf("PJSIP/999-00000000", '1', 100));
+    assert!(is_dtmf_digit('D') && !is_dtmf_digit('x'));
+}
+
+#[test]
+fn dnd_makes_a_phone_busy() {
+    let mut p = pbx();
+    assert!(p.db_put("DND", "100", "YES"));
+    p.place_call("101", "100").expect("call");
+    let (evs, timers) = drain(&mut p);
+    assert!(has(&evs, "DialEnd=BUSY") && count(&evs, "Hangup=17") == 2, "{evs:?}");
+    assert!(timers.is_empty());
+    assert_eq!(p.truth().dnd, ["100"]);
+    assert!(p.db_del("DND", "100"));
+    assert!(!p.db_del("DND", "100"));
+}
+
+#[test]
+fn forwarding_immediate_busy_and_no_answer() {
+    let mut p = pbx();
+    // Immediate: the dialplan dials the target instead, the phone never rings.
+    p.db_put("CF", "100", "102");
+    p.place_call("101", "100").expect("call");
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialBegin"), "{evs:?}");
+    let t = p.truth();
+    assert!(t.channels.iter().any(|c| c.ext == "102") && t.channels.iter().all(|c| c.ext != "100"));
+    assert_eq!(t.forwards, [("100".to_owned(), "immediate".to_owned(), "102".to_owned())]);
+    p.hangup_all();
+    drain(&mut p);
+    p.db_del("CF", "100");
+    // Busy: the phone refuses (DND), then the target rings.
+    p.db_put("DND", "100", "YES");
+    p.db_put("CFB", "100", "103");
+    p.place_call("101", "100").expect("call");
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialEnd=BUSY") && count(&evs, "Hangup=17") == 1, "{evs:?}");
+    assert!(p.truth().channels.iter().any(|c| c.ext == "103"));
+    p.hangup_all();
+    drain(&mut p);
+    // No answer: rings out, then the target rings.
+    p.db_del("DND", "100");
+    p.db_put("CFNA", "100", "104");
+    p.place_call_unanswered("101", "100").expect("call");
+    let (_, timers) = drain(&mut p);
+    assert_eq!(timers[0].step, Step::DestTimeout);
+    p.fire(timers[0]);
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialEnd=NOANSWER") && has(&evs, "DialBegin"), "{evs:?}");
+    assert!(p.truth().channels.iter().any(|c| c.ext == "104"));
+}
+
+#[test]
+fn forwarding_loops_end() {
+    let mut p = pbx();
+    p.db_put("CF", "100", "102");
+    p.db_put("CF", "102", "100");
+    p.place_call("101", "100").expect("call");
+    let (evs, _) = drain(&mut p);
+    assert_eq!(count(&evs, "DialBegin"), 1, "{evs:?}");
+    assert_eq!(p.active_channels(), 2);
+}
+
+#[test]
+fn forward_to_an_unknown_number_is_unallocated() {
+    let mut p = pbx();
+    p.db_put("CF", "100", "555");
+    p.place_call("101", "100").expect("call");
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "Hangup=1") && !has(&evs, "DialBegin"), "{evs:?}");
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn custom_device_states_are_events_and_list_items() {
+    let mut p = pbx();
+    assert!(p.set_custom_state("DND100", "busy"));
+    let (evs, _) = drain(&mut p);
+    assert_eq!(evs, ["DeviceStateChange=BUSY"]);
+    let items = p.device_state_items(Some("x"));
+    let last = items.last().expect("items");
+    assert_eq!(last.get("Device"), Some("Custom:DND100"));
+    assert_eq!(items.len(), 6);
+}
+
+#[test]
+fn notify_values_parse() {
+    assert_eq!(Notify::parse(" Talk "), Some(Notify::Talk));
+    assert_eq!(Notify::parse("hold"), Some(Notify::Hold));
+    assert_eq!(Notify::parse("check-sync"), None);
+}
