@@ -123,22 +123,6 @@ fn monitor_with_a_bad_url_exits_2_without_echoing_the_secret() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("topsecret"));
 }
 
-#[test]
-fn demo_runs_calls_for_its_duration() {
-    let out =
-        ctilink().args(["demo", "--duration", "4", "--call-every", "0.5", "--json"]).output().expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let names: Vec<String> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["event"].as_str().map(str::to_owned))
-        .collect();
-    for expected in ["Newchannel", "DialBegin", "BridgeEnter", "Hangup"] {
-        assert!(names.iter().any(|n| n == expected), "no {expected} in {names:?}");
-    }
-}
-
 /// Runs `ctilink replay --json FILE`: the JSON lines and stderr, after checking the exit status.
 fn replay_json(file: &std::path::Path) -> (Vec<serde_json::Value>, String) {
     let out = ctilink().arg("replay").arg("--json").arg(file).output().expect("runs");

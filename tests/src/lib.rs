@@ -25,3 +25,79 @@ pub fn vector_files(sub: &str, ext: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+pub mod live {
+    //! A session against a simulator, and waiting for the events a test expects.
+
+    use std::time::Duration;
+
+    use ctilink::{Event, EventStream, Session};
+    use ctilink_sim::{SimConfig, SimHandle, Simulator};
+
+    /// A small, fast office: phones 100-109, quick ringing; 108 and 109 ring until
+    /// `Dial()` gives up after 1.5 s (nobody at the desk).
+    pub fn fast_office() -> SimConfig {
+        SimConfig {
+            extensions: SimConfig::extension_range(100, 109),
+            ring_delay: Duration::from_millis(50),
+            answer_delay: Duration::from_millis(150),
+            no_answer: vec!["108".into(), "109".into()],
+            dial_timeout: Duration::from_millis(1500),
+            ..SimConfig::default()
+        }
+    }
+
+    pub async fn start_sim(cfg: SimConfig) -> SimHandle {
+        Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator starts")
+    }
+
+    /// A session's events, kept so that a failing test can show what it saw.
+    #[derive(Debug)]
+    pub struct Watch {
+        pub stream: EventStream,
+        pub seen: Vec<Event>,
+    }
+
+    impl Watch {
+        pub fn new(session: &Session) -> Watch {
+            Watch { stream: session.events(), seen: Vec::new() }
+        }
+
+        /// Waits (at most 5 s) for an event matching `pred`, looking at events already
+        /// seen since the last match first.
+        pub async fn until(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+            let found = tokio::time::timeout(Duration::from_secs(5), async {
+                loop {
+                    match self.stream.next().await {
+                        Some(ev) => {
+                            self.seen.push(ev.clone());
+                            if pred(&ev) {
+                                return ev;
+                            }
+                        }
+                        None => panic!("the event stream ended while waiting for {what}"),
+                    }
+                }
+            })
+            .await;
+            found.unwrap_or_else(|_| panic!("timed out waiting for {what}; saw {:#?}", self.seen))
+        }
+
+        /// The call events seen so far as `kind device`.
+        pub fn kinds(&self) -> Vec<String> {
+            self.seen
+                .iter()
+                .filter(|e| e.call().is_some())
+                .map(|e| match e.device() {
+                    Some(d) => format!("{} {d}", e.kind()),
+                    None => e.kind().to_owned(),
+                })
+                .collect()
+        }
+    }
+
+    /// `ev` is `kind` for `device` (any call).
+    pub fn is(ev: &Event, kind: &str, device: &str) -> bool {
+        ev.kind() == kind && ev.device().is_some_and(|d| d.as_str() == device)
+    }
+}

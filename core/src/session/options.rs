@@ -33,7 +33,8 @@ pub struct SessionOptions {
     /// Capacity of each `events()` stream; a consumer that falls further behind gets
     /// `Event::Lagged` and continues with the newest events.
     pub event_queue: usize,
-    /// Only events of these devices (and of calls they take part in); `None`: all.
+    /// Only events of these devices, and of the calls they take part in from the moment
+    /// they do (the first events of a call from elsewhere are not shown); `None`: all.
     pub monitor: Option<Vec<String>>,
 }
 

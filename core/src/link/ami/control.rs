@@ -249,14 +249,18 @@ async fn pickup(link: &AmiLink, device: &DeviceId, target: &str) -> Result<()> {
             .find(|k| k.state == ConnectionState::Alerting && k.device != *device)
             .map(|k| k.channel.clone())
     };
-    let channel = match link.model().tracker.call(target) {
-        Some(c) => ringing(&c),
-        None => link.model().tracker.calls().iter().find_map(|c| {
-            c.connections
-                .iter()
-                .find(|k| k.state == ConnectionState::Alerting && k.device.as_str() == target)
-                .map(|k| k.channel.clone())
-        }),
+    let channel = {
+        // One lock for both lookups (the guard lives to the end of this block).
+        let model = link.model();
+        match model.tracker.call(target) {
+            Some(c) => ringing(&c),
+            None => model.tracker.calls().iter().find_map(|c| {
+                c.connections
+                    .iter()
+                    .find(|k| k.state == ConnectionState::Alerting && k.device.as_str() == target)
+                    .map(|k| k.channel.clone())
+            }),
+        }
     }
     .ok_or_else(|| Error::NotAllowed(format!("nothing rings at {target} to pick up")))?;
     let action = Action::new("Originate")

@@ -1,0 +1,119 @@
+//! The Session when the link misbehaves: a command never hangs when the PBX stalls or
+//! the link drops under it; a reconnect brings `LinkDown`, `LinkUp` and `Resynced`, and
+//! the model afterwards is the PBX's truth.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ctilink::ami::ReconnectPolicy;
+use ctilink::{ConnectionState, DeviceState, Error, Event, LinkStatus, Session, SessionOptions};
+use ctilink_sim::SimHandle;
+use ctilink_tests::live::{fast_office, is, start_sim, Watch};
+
+fn options(sim: &SimHandle, timeout_ms: u64) -> SessionOptions {
+    let mut o = SessionOptions::from_url(&format!("{}?control=pjsip&timeout_ms={timeout_ms}", sim.url()))
+        .expect("url");
+    o.set_reconnect(ReconnectPolicy {
+        enabled: true,
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        max_attempts: None,
+    });
+    o
+}
+
+#[tokio::test]
+async fn a_stalled_pbx_gives_a_timeout_not_a_hang() {
+    let sim = start_sim(fast_office()).await;
+    let s = Session::connect_with(options(&sim, 300)).await.expect("connect");
+    sim.stall(Duration::from_secs(2));
+    let r = tokio::time::timeout(Duration::from_secs(5), s.make_call("100", "101")).await;
+    assert!(matches!(r, Ok(Err(Error::Timeout(_)))), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_link_drop_during_a_command_is_a_typed_error_and_commands_fail_fast_while_down() {
+    let sim = start_sim(fast_office()).await;
+    let s = Session::connect_with(options(&sim, 3000)).await.expect("connect");
+    let mut w = Watch::new(&s);
+    // The PBX stops answering; the command is in flight when the link drops.
+    sim.stall(Duration::from_secs(1));
+    let pending = {
+        let s = s.clone();
+        tokio::spawn(async move { s.make_call("100", "101").await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sim.drop_connections();
+    let r = tokio::time::timeout(Duration::from_secs(5), pending).await.expect("no hang").expect("task");
+    assert!(matches!(r, Err(Error::LinkDown)), "{r:?}");
+    w.until("link down", |e| matches!(e, Event::LinkDown { .. })).await;
+    // While down (or just back), a command is either refused at once or works; it never hangs.
+    let r = tokio::time::timeout(Duration::from_secs(5), s.clear_call("x")).await.expect("no hang");
+    assert!(matches!(r, Err(Error::UnknownCall(_)) | Err(Error::LinkDown)), "{r:?}");
+    w.until("resynced", |e| matches!(e, Event::Resynced { .. })).await;
+    assert_eq!(s.status(), LinkStatus::Up);
+    s.make_call("100", "101").await.expect("works again after the reconnect");
+}
+
+/// The PBX's calls as maps of device to connection state, and the model's, comparable.
+fn truth_calls(sim: &SimHandle) -> Vec<BTreeMap<String, String>> {
+    let t = sim.truth();
+    let mut by_linkedid: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for ch in &t.channels {
+        let state = match (ch.state.as_str(), ch.held) {
+            (_, true) => ConnectionState::Held,
+            ("Ringing", _) => ConnectionState::Alerting,
+            // A calling phone that dials (Asterisk's `Ring`) is connected in CSTA terms.
+            ("Up" | "Ring", _) => ConnectionState::Connected,
+            _ => ConnectionState::Initiated,
+        };
+        by_linkedid.entry(ch.linkedid.clone()).or_default().insert(ch.ext.clone(), format!("{state:?}"));
+    }
+    let mut v: Vec<_> = by_linkedid.into_values().collect();
+    v.sort();
+    v
+}
+
+fn model_calls(s: &Session) -> Vec<BTreeMap<String, String>> {
+    let mut v: Vec<BTreeMap<String, String>> = s
+        .snapshot()
+        .calls
+        .iter()
+        .map(|c| c.connections.iter().map(|k| (k.device.to_string(), format!("{:?}", k.state))).collect())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn after_a_reconnect_the_snapshot_equals_the_pbx() {
+    let sim = start_sim(fast_office()).await;
+    let s = Session::connect_with(options(&sim, 3000)).await.expect("connect");
+    let mut w = Watch::new(&s);
+    sim.place_call("100", "101").expect("call 1");
+    w.until("101 answers", |e| is(e, "established", "101")).await;
+    sim.place_call("102", "108").expect("call 2 rings on");
+    w.until("108 rings", |e| is(e, "delivered", "108")).await;
+
+    // While the link is down, call 1 ends and call 3 starts: the model must catch up.
+    sim.stall(Duration::from_millis(600));
+    sim.drop_connections();
+    w.until("link down", |e| matches!(e, Event::LinkDown { .. })).await;
+    sim.hangup_ext("101");
+    sim.place_call("103", "104").expect("call 3");
+    let ev = w.until("resynced", |e| matches!(e, Event::Resynced { .. })).await;
+    let Event::Resynced { calls_ended, .. } = &ev else { unreachable!() };
+    assert_eq!(calls_ended.len(), 1, "call 1 ended while down: {ev:?}");
+    let kinds: Vec<&str> = w.seen.iter().map(Event::kind).collect();
+    let down = kinds.iter().position(|k| *k == "link_down");
+    let up = kinds.iter().position(|k| *k == "link_up");
+    let resynced = kinds.iter().rposition(|k| *k == "resynced");
+    assert!(down < up && up < resynced, "{kinds:?}");
+    // Let call 3 settle, then compare with the simulator's own state.
+    w.until("104 answers", |e| is(e, "established", "104")).await;
+    assert_eq!(model_calls(&s), truth_calls(&sim));
+    for d in sim.truth().devices {
+        let mine = s.device(&d.ext).map(|x| x.state);
+        assert_eq!(mine, Some(DeviceState::from_device_state(&d.state)), "device {}", d.ext);
+    }
+}
