@@ -31,6 +31,7 @@ cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/
 echo "== benchmarks compile and run once"
 cargo bench -p ctilink --bench decode -- --test
 cargo bench -p ctilink --bench tracker -- --test
+cargo bench -p ctilink-tests --bench session_latency -- --test
 
 echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"

@@ -1,10 +1,12 @@
 //! `ctilink`: the command-line face of the SDK.
 
 mod demo;
+mod dial;
 mod monitor;
 mod parse;
 mod replay;
 mod sim_cmd;
+mod status;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,10 @@ struct Cli {
 enum Commands {
     /// Run a demo with no PBX: an embedded simulator with calls, monitored live.
     Demo(demo::DemoArgs),
+    /// Click-to-dial: ring your phone, then call a number; prints the outcome as one word.
+    Dial(dial::DialArgs),
+    /// Print the PBX's devices and calls now, then exit.
+    Status(status::StatusArgs),
     /// Connect to a PBX and print its events as they arrive.
     Monitor(monitor::MonitorArgs),
     /// Decode AMI capture files and count what they hold (non-zero exit on any error).
@@ -48,6 +54,8 @@ fn main() -> ExitCode {
         Commands::Monitor(args) => runtime().block_on(monitor::run(args)),
         Commands::Sim(args) => runtime().block_on(sim_cmd::run(args)),
         Commands::Demo(args) => runtime().block_on(demo::run(args)),
+        Commands::Dial(args) => runtime().block_on(dial::run(args)),
+        Commands::Status(args) => runtime().block_on(status::run(args)),
     }
 }
 

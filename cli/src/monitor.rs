@@ -115,7 +115,8 @@ impl Printer {
     }
 }
 
-fn now() -> String {
+/// The wall-clock time of day (UTC), `HH:MM:SS.mmm`, for log lines.
+pub(crate) fn now() -> String {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let s = t.as_secs() % 86_400;
     format!("{:02}:{:02}:{:02}.{:03}", s / 3600, s / 60 % 60, s % 60, t.subsec_millis())

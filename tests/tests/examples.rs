@@ -10,6 +10,40 @@ mod ami_monitor;
 #[path = "../../examples/rust/call_model.rs"]
 mod call_model;
 
+#[path = "../../examples/rust/click_to_dial.rs"]
+mod click_to_dial;
+
+#[path = "../../examples/rust/incoming_call.rs"]
+mod incoming_call;
+
+#[path = "../../examples/rust/busy_lamp_field.rs"]
+mod busy_lamp_field;
+
+/// Phones 100-105 that ring briefly; 105 rings until `Dial()` gives up (nobody at the desk).
+fn quick_office() -> SimConfig {
+    SimConfig {
+        extensions: SimConfig::extension_range(100, 105),
+        ring_delay: Duration::from_millis(50),
+        answer_delay: Duration::from_millis(150),
+        no_answer: vec!["105".into()],
+        dial_timeout: Duration::from_millis(500),
+        ..SimConfig::default()
+    }
+}
+
+async fn start(cfg: SimConfig) -> ctilink_sim::SimHandle {
+    Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("sim")
+}
+
+/// Waits until an example has logged in and had time to subscribe to events (it does
+/// right after `Session::connect` returns), so that it sees what the test does next.
+async fn until_listening(sim: &ctilink_sim::SimHandle) {
+    while sim.logins() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 #[tokio::test]
 async fn ami_monitor_sees_a_call_ring_connect_and_end() {
     let cfg = SimConfig {
@@ -76,4 +110,91 @@ async fn call_model_example_follows_a_call_from_ringing_to_cleared() {
     assert_eq!(seen.called_line[1], LINECALLSTATE_OFFERING);
     assert_eq!(seen.called_line[2], LINECALLSTATE_CONNECTED);
     assert_eq!(seen.called_line[3], LINECALLSTATE_IDLE);
+}
+
+#[tokio::test]
+async fn click_to_dial_reports_answered_when_the_destination_answers() {
+    let sim = start(quick_office()).await;
+    let word = click_to_dial::run(&sim.url(), "100", "101", Duration::from_secs(20)).await.expect("runs");
+    assert_eq!(word, "answered");
+    // The call goes on after the example has ended, as a click-to-dial call does.
+    let truth = sim.truth();
+    assert!(truth.channels.iter().any(|c| c.ext == "101"), "{truth:?}");
+}
+
+#[tokio::test]
+async fn click_to_dial_reports_busy_when_the_destination_is_in_a_call() {
+    let sim = start(quick_office()).await;
+    sim.place_call("102", "101").expect("the other call");
+    let word = click_to_dial::run(&sim.url(), "100", "101", Duration::from_secs(20)).await.expect("runs");
+    assert_eq!(word, "busy");
+}
+
+#[tokio::test]
+async fn click_to_dial_reports_no_answer_when_nobody_picks_up() {
+    let sim = start(quick_office()).await;
+    let word = click_to_dial::run(&sim.url(), "100", "105", Duration::from_secs(20)).await.expect("runs");
+    assert_eq!(word, "no-answer");
+}
+
+#[tokio::test]
+async fn click_to_dial_reports_failed_for_an_unknown_number() {
+    let sim = start(quick_office()).await;
+    let word = click_to_dial::run(&sim.url(), "100", "999", Duration::from_secs(20)).await.expect("runs");
+    assert_eq!(word, "failed");
+}
+
+#[tokio::test]
+async fn click_to_dial_from_an_unknown_device_is_a_typed_error() {
+    let sim = start(quick_office()).await;
+    let err =
+        click_to_dial::run(&sim.url(), "777", "101", Duration::from_secs(20)).await.expect_err("refused");
+    assert!(matches!(err, ctilink::Error::UnknownDevice(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn incoming_call_pops_up_the_caller_at_the_ringing_phone() {
+    let cfg = SimConfig { answer_delay: Duration::from_secs(60), ..quick_office() };
+    let sim = start(cfg).await;
+    let driver = sim.clone();
+    tokio::spawn(async move {
+        until_listening(&driver).await;
+        driver.place_call("101", "100").expect("call 1");
+        driver.place_call("103", "102").expect("call 2");
+    });
+    let popups = incoming_call::run(&sim.url(), 2, Duration::from_secs(20)).await.expect("runs");
+    let seen: Vec<(&str, &str, &str)> =
+        popups.iter().map(|p| (p.device.as_str(), p.number.as_str(), p.name.as_str())).collect();
+    assert_eq!(seen, [("100", "101", "Phone 101"), ("102", "103", "Phone 103")], "{popups:?}");
+    assert_ne!(popups[0].call, popups[1].call);
+    sim.hangup_all();
+}
+
+#[tokio::test]
+async fn busy_lamp_field_shows_the_snapshot_then_each_change() {
+    let cfg = SimConfig { answer_delay: Duration::from_secs(60), ..quick_office() };
+    let sim = start(cfg).await;
+    // A call that is up before the example starts is in its snapshot.
+    sim.place_call("104", "103").expect("call up before");
+    assert!(sim.answer_ext("103"));
+    let driver = sim.clone();
+    tokio::spawn(async move {
+        until_listening(&driver).await;
+        driver.place_call("101", "100").expect("call");
+        assert!(driver.answer_ext("100"));
+        assert!(driver.hangup_ext("101"));
+    });
+    let field = busy_lamp_field::run(&sim.url(), 5, Duration::from_secs(20)).await.expect("runs");
+    let initial: Vec<(&str, char)> = field.initial.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        initial,
+        [("100", '.'), ("101", '.'), ("102", '.'), ("103", 'U'), ("104", 'U'), ("105", '.')],
+        "{field:?}"
+    );
+    let lamps_of =
+        |ext: &str| -> String { field.changes.iter().filter(|(e, _)| e == ext).map(|(_, l)| *l).collect() };
+    assert_eq!(lamps_of("100"), "RU.", "{field:?}");
+    assert_eq!(lamps_of("101"), "U.", "{field:?}");
+    assert_eq!(field.lines.len(), 6, "{field:?}");
+    assert_eq!(field.lines[5], "100[.] 101[.] 102[.] 103[U] 104[U] 105[.]", "{field:?}");
 }
