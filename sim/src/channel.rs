@@ -124,6 +124,8 @@ pub(crate) enum DeviceState {
     Ringing,
     RingInUse,
     OnHold,
+    /// Not registered: no contact to send calls to.
+    Unavailable,
 }
 
 impl DeviceState {
@@ -157,6 +159,7 @@ impl DeviceState {
             Self::Ringing => "RINGING",
             Self::RingInUse => "RINGINUSE",
             Self::OnHold => "ONHOLD",
+            Self::Unavailable => "UNAVAILABLE",
         }
     }
 
@@ -168,6 +171,7 @@ impl DeviceState {
             Self::Ringing => 8,
             Self::RingInUse => 9,
             Self::OnHold => 16,
+            Self::Unavailable => 4,
         }
     }
 }

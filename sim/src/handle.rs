@@ -205,6 +205,14 @@ impl SimHandle {
         self.shared.with_pbx(|p| p.answer_ext(ext))
     }
 
+    /// The phone registers again (`true`) or goes away (`false`, as if unplugged): its
+    /// device state becomes `UNAVAILABLE`, an Originate to it fails at once with no
+    /// channel (`Reason: 0`), and calls to it end with `CHANUNAVAIL` (cause 20). Returns
+    /// false for an unknown extension.
+    pub fn set_registered(&self, ext: &str, registered: bool) -> bool {
+        self.shared.with_pbx(|p| p.set_registered(ext, registered))
+    }
+
     /// Broadcasts one `Event: UserEvent` (`UserEvent: name`, then `fields` in
     /// order) now, to every logged-in connection that takes user events.
     pub fn emit_user_event(&self, name: &str, fields: &[(&str, &str)]) {

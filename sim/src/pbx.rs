@@ -142,6 +142,8 @@ pub(crate) struct Pbx {
     no_answer: HashSet<String>,
     dial_timeout: Duration,
     db: AstDb,
+    /// Phones that are not registered (unplugged): calls to them fail as unavailable.
+    unregistered: HashSet<String>,
     custom: CustomStates,
     /// Digits played to each channel (`PlayDTMF`), by channel name, in order.
     dtmf: Vec<(String, String)>,
@@ -170,6 +172,7 @@ impl Pbx {
             no_answer: cfg.no_answer.iter().cloned().collect(),
             dial_timeout: cfg.dial_timeout,
             db: AstDb::default(),
+            unregistered: HashSet::new(),
             custom: CustomStates::default(),
             dtmf: Vec::new(),
             channels: BTreeMap::new(),
@@ -210,7 +213,26 @@ impl Pbx {
     }
 
     fn device_state(&self, ext: &str) -> DeviceState {
-        DeviceState::of(self.channels.values().filter(|c| c.ext == ext))
+        let state = DeviceState::of(self.channels.values().filter(|c| c.ext == ext));
+        if state == DeviceState::NotInUse && self.unregistered.contains(ext) {
+            return DeviceState::Unavailable;
+        }
+        state
+    }
+
+    /// A phone registers or goes away (unplugged). Returns false for an unknown
+    /// extension.
+    pub(crate) fn set_registered(&mut self, ext: &str, registered: bool) -> bool {
+        if !self.is_extension(ext) {
+            return false;
+        }
+        let changed =
+            if registered { self.unregistered.remove(ext) } else { self.unregistered.insert(ext.to_owned()) };
+        if changed {
+            self.emit_device_state(ext);
+            self.emit_extension_status(ext);
+        }
+        true
     }
 
     /// `DeviceStateChange` for a phone, always sent (Asterisk repeats them).
@@ -479,6 +501,7 @@ impl Pbx {
         }
         // A phone with a call already (or the caller itself) answers 486 Busy
         // Here, and so does one with do-not-disturb on.
+        let unavailable = self.unregistered.contains(&dest);
         let busy = self.device_state(&dest) != DeviceState::NotInUse || self.db.get("DND", &dest).is_some();
         let b = self.new_channel(&dest, call, true, Some(&caller.linkedid), other_id.as_deref());
         if let Some(c) = self.calls.get_mut(&call) {
@@ -514,6 +537,10 @@ impl Pbx {
             self.originate_outcome(call, true, 4, snapshot.as_ref());
             self.emit_extension_status(&caller.ext);
             self.emit_extension_status(&dest);
+        }
+        if unavailable {
+            self.dest_fails(call, 20, None);
+            return;
         }
         if busy {
             self.dest_fails(call, 17, None);
@@ -643,6 +670,11 @@ impl Pbx {
                 return;
             }
         };
+        if self.unregistered.contains(&ext) {
+            // PJSIP: "Endpoint has no available contacts"; no channel is created.
+            self.originate_result(&req, false, 0, None);
+            return;
+        }
         let busy_first = self.device_state(&ext) != DeviceState::NotInUse;
         let (timeout, channel_id, account) = (req.timeout, req.channel_id.clone(), req.account.clone());
         let cid = req.caller_id.as_deref().map(parse_caller_id);

@@ -179,3 +179,30 @@ async fn a_consumer_that_falls_behind_gets_lagged_and_goes_on() {
     // The model did not lag: it is the link's, not this consumer's.
     assert_eq!(s.snapshot().calls.len(), 3);
 }
+
+#[tokio::test]
+async fn an_unplugged_phone_is_unavailable_and_click_to_dial_from_it_fails_with_its_id() {
+    let sim = start_sim(fast_office()).await;
+    let s = session(&sim).await;
+    let mut w = Watch::new(&s);
+    assert!(sim.set_registered("106", false));
+    w.until("106 unavailable", |e| {
+        matches!(e, Event::DeviceState { device, state: ctilink::DeviceState::Unavailable, .. } if device.as_str() == "106")
+    })
+    .await;
+    // No channel is ever created: only the OriginateResponse tells, and the SDK reports
+    // it under the id make_call returned.
+    let call = s.make_call("106", "101").await.expect("the PBX queues the Originate");
+    let ev = w.until("failed", |e| e.call() == Some(&call) && e.kind() == "failed").await;
+    assert!(matches!(ev, Event::Failed { reason: FailureReason::Unreachable, .. }), "{ev:?}");
+    w.until("cleared", |e| e.call() == Some(&call) && e.kind() == "call_cleared").await;
+    // A call to it fails as unreachable too.
+    let call = s.make_call("100", "106").await.expect("make_call");
+    let ev = w.until("failed", |e| e.call() == Some(&call) && is(e, "failed", "106")).await;
+    assert!(matches!(ev, Event::Failed { reason: FailureReason::Unreachable, .. }), "{ev:?}");
+    assert!(sim.set_registered("106", true));
+    w.until("106 back", |e| {
+        matches!(e, Event::DeviceState { device, state: ctilink::DeviceState::Idle, .. } if device.as_str() == "106")
+    })
+    .await;
+}

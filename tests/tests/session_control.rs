@@ -99,8 +99,13 @@ async fn deflect_sends_a_ringing_call_elsewhere() {
     let mut w = Watch::new(&s);
     let call = ringing(&sim, &mut w, "101", "108").await;
     s.deflect(&call, "108", "102").await.expect("deflect");
-    let ev = w.until("102 rings", |e| is(e, "delivered", "102") || is(e, "diverted", "102")).await;
+    let ev = w.until("diverted to 102", |e| is(e, "diverted", "102")).await;
     assert_eq!(ev.call(), Some(&call), "the same call moves on");
+    assert!(
+        matches!(&ev, ctilink::Event::Diverted { reason: DivertReason::Deflect, from, .. } if from.device.as_str() == "108"),
+        "{ev:?}"
+    );
+    w.until("102 rings", |e| e.call() == Some(&call) && is(e, "delivered", "102")).await;
     w.until("102 answers", |e| e.call() == Some(&call) && is(e, "established", "102")).await;
     assert_eq!(state(&s, &call, "108"), None, "108 no longer rings");
 }

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 
-use super::{AmiLink, PhoneControl};
+use super::{lock, AmiLink, PhoneControl};
 use crate::ami::action::Originate;
 use crate::ami::{Action, Response};
 use crate::command::{Command, ForwardKind, Outcome};
@@ -165,7 +165,7 @@ async fn make_call(link: &AmiLink, from: &DeviceId, to: &str) -> Result<Outcome>
     let channel = interface(link, from)?;
     let id = new_uniqueid();
     let o = Originate {
-        channel,
+        channel: channel.clone(),
         context: context(link, from),
         exten: to.to_owned(),
         priority: 1,
@@ -175,8 +175,15 @@ async fn make_call(link: &AmiLink, from: &DeviceId, to: &str) -> Result<Outcome>
         other_channel_id: Some(new_uniqueid()),
         ..Originate::default()
     };
-    send(link, Action::originate(&o)).await?;
-    Ok(Outcome::Call(CallId::new(&id)))
+    let accepted = send(link, Action::originate(&o)).await?;
+    let call = CallId::new(&id);
+    if let Some(action_id) = accepted.get("ActionID") {
+        let failed = lock(&link.shared.originates).sent(action_id, call.clone(), from.clone(), channel);
+        for ev in failed {
+            link.shared.emit(ev);
+        }
+    }
+    Ok(Outcome::Call(call))
 }
 
 async fn clear_call(link: &AmiLink, call: &CallId) -> Result<()> {

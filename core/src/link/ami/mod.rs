@@ -23,6 +23,7 @@ use crate::model::interface_of;
 use crate::model::{Call, Device, Event, ResyncLists, Snapshot, Tracker};
 
 mod control;
+mod originate;
 
 /// How the SDK drives phones that need their help for some commands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,6 +82,7 @@ struct Shared {
     events: Mutex<Option<broadcast::Sender<Event>>>,
     status: Mutex<LinkStatus>,
     control: ControlOptions,
+    originates: Mutex<originate::Originates>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -131,6 +133,7 @@ impl AmiLink {
             events: Mutex::new(Some(events)),
             status: Mutex::new(LinkStatus::Up),
             control,
+            originates: Mutex::new(originate::Originates::default()),
         });
         let (ready_tx, ready) = oneshot::channel();
         let task = tokio::spawn(run(shared.clone(), client.clone(), sub, ready_tx));
@@ -169,6 +172,9 @@ async fn run(
     while let Some(ev) = sub.recv().await {
         match ev {
             LinkEvent::Event(m) => {
+                if m.is_event("OriginateResponse") {
+                    buf.extend(lock(&shared.originates).response(&m));
+                }
                 lock(&shared.model).tracker.apply_into(&m, &mut buf);
                 for e in buf.drain(..) {
                     shared.emit(e);
@@ -230,6 +236,7 @@ async fn resync(shared: &Shared, client: &AmiClient) -> Result<()> {
             contexts.entry(dev.to_owned()).or_insert_with(|| context.to_owned());
         }
     }
+    lock(&shared.originates).clear();
     let events = {
         let mut model = lock(&shared.model);
         model.contexts = contexts;

@@ -27,8 +27,10 @@ pub(super) struct CallRec {
     pub(super) diverted: Option<Diversion>,
     pub(super) click_to_dial: bool,
     pub(super) last_cause: Option<Cause>,
-    /// A phone that forwarded the call; the next phone to ring is diverted from it.
-    pub(super) pending_forward: Option<Endpoint>,
+    /// A phone the call left unanswered, and why: it forwarded the call (SIP 302), or the
+    /// caller was sent elsewhere while it rang (deflect: `Redirect`). The next phone to
+    /// ring in this call is reported as diverted from it.
+    pub(super) pending_divert: Option<(Endpoint, DivertReason)>,
     /// The queue the call waits in, if any.
     pub(super) queue: Option<(DeviceId, ConnectionState)>,
 }
@@ -45,7 +47,7 @@ impl CallRec {
             diverted: None,
             click_to_dial: false,
             last_cause: None,
-            pending_forward: None,
+            pending_divert: None,
             queue: None,
         }
     }
@@ -390,24 +392,15 @@ impl Tracker {
         }
         let was_announced = self.is_announced(key);
         self.announce(key);
-        let forward =
-            self.calls.get_mut(&key).and_then(|c| c.pending_forward.take()).filter(|_| was_announced);
-        if let Some(from) = forward {
+        let divert = self.calls.get_mut(&key).and_then(|c| c.pending_divert.take()).filter(|_| was_announced);
+        if let Some((from, reason)) = divert.filter(|(from, _)| from.device != device) {
             let ch = &self.chans[uid];
             let (channel, caller, called) = (ch.shown(), self.caller_of(key, uid), self.called_of(key, uid));
             let call = self.calls[&key].id.clone();
             if let Some(c) = self.calls.get_mut(&key) {
-                c.diverted = Some(Diversion { from: from.clone(), reason: DivertReason::Forward });
+                c.diverted = Some(Diversion { from: from.clone(), reason });
             }
-            out.push(Event::Diverted {
-                call,
-                device: device.clone(),
-                channel,
-                from,
-                reason: DivertReason::Forward,
-                caller,
-                called,
-            });
+            out.push(Event::Diverted { call, device: device.clone(), channel, from, reason, caller, called });
         }
         if !self.move_conn(uid, ConnectionState::Alerting) {
             return;
@@ -469,6 +462,7 @@ impl Tracker {
         self.announce(key);
         if let Some(c) = self.calls.get_mut(&key) {
             c.answered = true;
+            c.pending_divert = None;
         }
         let channel = self.chans[uid].shown();
         let (caller, called) = (self.caller_of(key, uid), self.called_of(key, uid));

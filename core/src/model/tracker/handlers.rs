@@ -2,7 +2,7 @@
 //! fields and unknown channels, and pushes the normalized events it causes.
 
 use crate::ami::Message;
-use crate::model::event::{Cause, Event, FailureReason};
+use crate::model::event::{Cause, DivertReason, Event, FailureReason};
 use crate::model::state::{clean, ConnectionState};
 
 use super::chan::{
@@ -476,11 +476,26 @@ impl Tracker {
             // phone to ring is reported as diverted from it.
             if let Some(from) = self.endpoint_of(&dst) {
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.pending_forward = Some(from);
+                    c.pending_divert = Some((from, DivertReason::Forward));
                 }
                 self.leave(&dst, None, out);
                 if let Some(ch) = self.chans.get_mut(&dst) {
                     ch.detached = true;
+                }
+            }
+            return;
+        }
+        if outcome == DialOutcome::Cancel && ch.conn == ConnectionState::Alerting && ch.role != Role::Calling
+        {
+            // The dial was called off while the phone rang. If the caller hung up, the call
+            // ends; if the caller was redirected (deflect), the next phone to ring is
+            // diverted from this one. In a call already answered it means nothing.
+            let key = ch.call;
+            if let Some(from) = self.endpoint_of(&dst) {
+                if let Some(c) = key.and_then(|k| self.calls.get_mut(&k)) {
+                    if !c.answered && c.pending_divert.is_none() {
+                        c.pending_divert = Some((from, DivertReason::Deflect));
+                    }
                 }
             }
             return;

@@ -154,6 +154,46 @@ fn a_forwarded_call_is_diverted_to_the_next_phone() {
 }
 
 #[test]
+fn a_redirected_caller_diverts_the_call_from_the_ringing_phone() {
+    let (mut t, mut out) = (Tracker::new(), Vec::new());
+    // The caller is redirected while 101 rings (deflect): the dial is called off, then the
+    // same caller dials 102.
+    for m in [
+        newchannel(A.0, A.1, A.1, "4", "101"),
+        newchannel(B.0, B.1, A.1, "0", "s"),
+        dial_begin(A, B),
+        newstate(B.0, B.1, "5"),
+        dial_end(A, B, "CANCEL", ""),
+        hangup(B, "16"),
+        newchannel(C.0, C.1, A.1, "0", "s"),
+        dial_begin(A, C),
+        newstate(C.0, C.1, "5"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    assert_eq!(
+        kinds(&out),
+        ["originated 100", "delivered 101", "connection_cleared 101", "diverted 102", "delivered 102"]
+    );
+    assert!(matches!(&out[3], Event::Diverted { reason: DivertReason::Deflect, .. }));
+    // A caller who gives up: the call just ends, nothing is diverted.
+    let (mut t, mut out) = (Tracker::new(), Vec::new());
+    for m in [
+        newchannel(A.0, A.1, A.1, "4", "101"),
+        newchannel(B.0, B.1, A.1, "0", "s"),
+        dial_begin(A, B),
+        newstate(B.0, B.1, "5"),
+        dial_end(A, B, "CANCEL", ""),
+        hangup(B, "16"),
+        hangup(A, "16"),
+    ] {
+        t.apply_into(&m, &mut out);
+    }
+    assert!(!kinds(&out).iter().any(|k| k.starts_with("diverted")), "{out:#?}");
+    assert_eq!(t.open_calls(), 0);
+}
+
+#[test]
 fn pickup_event_moves_the_call_to_the_picker() {
     let mut t = Tracker::new();
     let mut out = Vec::new();
