@@ -36,6 +36,9 @@ pub(crate) struct Shared {
     /// The AMI secret in force; starts as the configured one and can be changed
     /// while running, as an administrator edits manager.conf and reloads.
     pub(crate) secret: Mutex<String>,
+    /// Actions (lower case) the AMI user may not send, as a `write=` line in manager.conf
+    /// without their permission class would.
+    pub(crate) denied: Mutex<std::collections::HashSet<String>>,
     /// Timers are spawned here, so that the handle's methods work from any thread.
     pub(crate) runtime: tokio::runtime::Handle,
     shutdown: watch::Sender<bool>,
@@ -109,6 +112,7 @@ impl Simulator {
         let shared = Arc::new(Shared {
             pbx: Mutex::new(Pbx::new(&config)),
             secret: Mutex::new(config.secret.clone()),
+            denied: Mutex::new(std::collections::HashSet::new()),
             config,
             hub: Hub::default(),
             stats: Stats::default(),
@@ -203,6 +207,17 @@ impl SimHandle {
     /// `answer_delay`. `false` if it is not ringing.
     pub fn answer_ext(&self, ext: &str) -> bool {
         self.shared.with_pbx(|p| p.answer_ext(ext))
+    }
+
+    /// Refuses `action` (any case) with `Permission denied`, as Asterisk does for an AMI
+    /// user without the write permission it needs; `false` allows it again.
+    pub fn set_action_allowed(&self, action: &str, allowed: bool) {
+        let mut denied = lock(&self.shared.denied);
+        if allowed {
+            denied.remove(&action.to_ascii_lowercase());
+        } else {
+            denied.insert(action.to_ascii_lowercase());
+        }
     }
 
     /// The phone registers again (`true`) or goes away (`false`, as if unplugged): its

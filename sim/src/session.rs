@@ -133,6 +133,8 @@ impl Session {
                 return;
             }
             _ if !self.authenticated => return error(out, id, "Permission denied"),
+            // The AMI user lacks the write permission this action needs (manager.conf).
+            a if crate::hub::lock(&shared.denied).contains(a) => return error(out, id, "Permission denied"),
             _ => {}
         }
         match action.as_str() {

@@ -193,3 +193,48 @@ fn the_dialplan_snippet_names_what_the_sdk_sends() {
     let notify = std::fs::read_to_string(dir.join("pjsip_notify_ctilink.conf")).expect("notify");
     assert!(notify.contains("Event=>talk") && notify.contains("Event=>hold"));
 }
+
+/// Each command's failure paths: the state checks before anything is sent, and the PBX
+/// refusing (an AMI user without the write permission) with its message.
+#[tokio::test]
+async fn every_command_fails_with_a_typed_error_where_it_cannot_work() {
+    use ctilink::Error;
+    let sim = start_sim(fast_office()).await;
+    let s = session(&sim).await;
+    let mut w = Watch::new(&s);
+    let ring = ringing(&sim, &mut w, "101", "108").await;
+    let talk = talking(&sim, &mut w, "102", "103").await;
+    let not_allowed = |r: ctilink::Result<()>| matches!(r, Err(Error::NotAllowed(_)));
+    // Ringing is not talking, and talking is not ringing.
+    assert!(not_allowed(s.single_step_transfer(&ring, "108", "104").await));
+    assert!(matches!(s.consultation_call(&ring, "108", "104").await, Err(Error::NotAllowed(_))));
+    assert!(not_allowed(s.send_dtmf(&ring, "108", "1").await));
+    assert!(not_allowed(s.deflect(&talk, "103", "104").await));
+    assert!(not_allowed(s.answer(&talk, "103").await));
+    assert!(not_allowed(s.transfer_call(&talk, &ring).await), "nothing is held");
+    assert!(not_allowed(s.pickup("104", "105").await), "nothing rings at 105");
+    assert!(not_allowed(s.pickup("104", &talk).await), "nothing rings in that call");
+    assert!(matches!(s.set_do_not_disturb("999", true).await, Err(Error::UnknownDevice(_))));
+    assert!(matches!(
+        s.set_forwarding("100", ForwardKind::Busy, Some("1 2")).await,
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(s.pickup("999", &ring).await, Err(Error::UnknownDevice(_))));
+    // The PBX refuses: its message comes through.
+    for action in ["Originate", "Hangup", "PJSIPNotify", "BlindTransfer", "DBPut"] {
+        sim.set_action_allowed(action, false);
+    }
+    let refused = |r: ctilink::Result<()>| matches!(r, Err(Error::PbxRefused(m)) if m == "Permission denied");
+    assert!(matches!(s.make_call("100", "104").await, Err(Error::PbxRefused(m)) if m == "Permission denied"));
+    assert!(refused(s.clear_connection(&talk, "103").await));
+    assert!(refused(s.hold(&talk, "103").await));
+    assert!(refused(s.single_step_transfer(&talk, "103", "104").await));
+    assert!(refused(s.set_do_not_disturb("104", true).await));
+    // Both calls went on through all of that.
+    assert_eq!(state(&s, &talk, "103"), Some(ConnectionState::Connected));
+    assert_eq!(state(&s, &ring, "108"), Some(ConnectionState::Alerting));
+    sim.set_action_allowed("Hangup", true);
+    s.clear_call(&talk).await.expect("clear_call");
+    s.clear_call(&ring).await.expect("clear_call");
+    w.until("both cleared", |_| s.snapshot().calls.is_empty()).await;
+}
