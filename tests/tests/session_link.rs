@@ -117,3 +117,22 @@ async fn after_a_reconnect_the_snapshot_equals_the_pbx() {
         assert_eq!(mine, Some(DeviceState::from_device_state(&d.state)), "device {}", d.ext);
     }
 }
+
+#[tokio::test]
+async fn do_not_disturb_and_forwarding_survive_a_reconnect() {
+    let sim = start_sim(fast_office()).await;
+    let mut o = options(&sim, 3000);
+    o.control.astdb = true;
+    let s = Session::connect_with(o).await.expect("connect");
+    let mut w = Watch::new(&s);
+    s.set_do_not_disturb("104", true).await.expect("dnd");
+    s.set_forwarding("105", ctilink::ForwardKind::Immediate, Some("106")).await.expect("cfu");
+    s.set_forwarding("105", ctilink::ForwardKind::Busy, Some("107")).await.expect("cfb");
+    w.until("cfb", |e| matches!(e, Event::Forwarding { kind: ctilink::ForwardKind::Busy, .. })).await;
+    sim.drop_connections();
+    w.until("resynced", |e| matches!(e, Event::Resynced { .. })).await;
+    let d104 = s.device("104").expect("104");
+    assert!(d104.do_not_disturb, "{d104:?}");
+    let d105 = s.device("105").expect("105");
+    assert_eq!((d105.forward_to.as_deref(), d105.forward_busy.as_deref()), (Some("106"), Some("107")));
+}
