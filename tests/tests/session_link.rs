@@ -136,3 +136,39 @@ async fn do_not_disturb_and_forwarding_survive_a_reconnect() {
     let d105 = s.device("105").expect("105");
     assert_eq!((d105.forward_to.as_deref(), d105.forward_busy.as_deref()), (Some("106"), Some("107")));
 }
+
+/// Forwarding changed while the link was down (from the phone, or another client) is read
+/// back from the AstDB on reconnect.
+#[tokio::test]
+async fn forwarding_changed_while_down_is_read_back() {
+    let sim = start_sim(fast_office()).await;
+    let mut o = options(&sim, 3000);
+    o.control.astdb = true;
+    let s = Session::connect_with(o).await.expect("connect");
+    let mut w = Watch::new(&s);
+    s.set_forwarding("105", ctilink::ForwardKind::Immediate, Some("106")).await.expect("cfu");
+    w.until("cfu", |e| matches!(e, Event::Forwarding { .. })).await;
+    // The administrator rotates the AMI secret: our session is locked out, so it cannot
+    // see the UserEvents of what another client changes meanwhile.
+    sim.set_secret("rotated");
+    sim.drop_connections();
+    w.until("link down", |e| matches!(e, Event::LinkDown { .. })).await;
+    let url = sim.url().replace(":secret@", ":rotated@");
+    let other = Session::connect(&format!("{url}?astdb=1")).await.expect("another client");
+    other.set_forwarding("105", ctilink::ForwardKind::Immediate, None).await.expect("cfu off");
+    other.set_forwarding("107", ctilink::ForwardKind::NoAnswer, Some("100")).await.expect("cfna on");
+    other.close().await;
+    sim.set_secret("secret");
+    w.until("link up", |e| matches!(e, Event::LinkUp { .. })).await;
+    w.until("resynced", |e| matches!(e, Event::Resynced { .. })).await;
+    // The changes came from the AstDB read, between LinkUp and Resynced.
+    let up = w.seen.iter().rposition(|e| e.kind() == "link_up").expect("link_up");
+    let after: Vec<&Event> = w.seen[up..].iter().filter(|e| e.kind() == "forwarding").collect();
+    assert_eq!(after.len(), 2, "{after:#?}");
+    let d105 = s.device("105").expect("105");
+    assert_eq!(d105.forward_to, None, "{d105:?}");
+    let d107 = s.device("107").expect("107");
+    assert_eq!(d107.forward_no_answer.as_deref(), Some("100"), "{d107:?}");
+    let Some(Event::Resynced { devices_changed, .. }) = w.seen.last() else { panic!("{:#?}", w.seen) };
+    assert!(devices_changed.iter().any(|d| d.as_str() == "107"), "{devices_changed:?}");
+}

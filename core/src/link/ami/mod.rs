@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::interface_of;
 use crate::model::{Call, Device, Event, ResyncLists, Snapshot, Tracker};
 
+mod astdb;
 mod control;
 mod originate;
 
@@ -237,11 +238,46 @@ async fn resync(shared: &Shared, client: &AmiClient) -> Result<()> {
         }
     }
     lock(&shared.originates).clear();
-    let events = {
+    let (mut events, phones) = {
         let mut model = lock(&shared.model);
         model.contexts = contexts;
-        model.tracker.resync(&lists)
+        let events = model.tracker.resync(&lists);
+        let phones: Vec<String> = model
+            .tracker
+            .devices()
+            .into_iter()
+            .filter(|d| d.interface.is_some())
+            .map(|d| d.id.to_string())
+            .collect();
+        (events, phones)
     };
+    if shared.control.astdb {
+        // Forwarding changed while we were away sent its UserEvent to nobody: read it back,
+        // and report the changes before `Resynced`.
+        match astdb::read_forwards(client, phones).await {
+            Ok(forwards) => {
+                let resynced = events.pop();
+                let mut model = lock(&shared.model);
+                for (dev, kind, to) in &forwards {
+                    events.extend(model.tracker.set_forwarding(dev, *kind, to.as_deref()));
+                }
+                drop(model);
+                if let Some(mut r) = resynced {
+                    if let Event::Resynced { devices_changed, .. } = &mut r {
+                        for e in &events {
+                            if let Event::Forwarding { device, .. } = e {
+                                if !devices_changed.contains(device) {
+                                    devices_changed.push(device.clone());
+                                }
+                            }
+                        }
+                    }
+                    events.push(r);
+                }
+            }
+            Err(e) => tracing::warn!("could not read forwarding from the AstDB: {e}"),
+        }
+    }
     for e in events {
         shared.emit(e);
     }

@@ -123,13 +123,20 @@ impl Tracker {
                 None => return,
             },
         };
-        let target = msg.get("Target").map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
-        let Some(dev) = self.device_mut(id) else { return };
+        let target = msg.get("Target").map(str::trim).filter(|t| !t.is_empty());
+        out.extend(self.set_forwarding(id, kind, target));
+    }
+
+    /// Sets a device's forwarding of `kind` from outside the event stream (the PBX's
+    /// AstDB, read after a reconnect, when changes made meanwhile sent no event to us).
+    /// Returns the `Forwarding` event if it changed.
+    pub fn set_forwarding(&mut self, device: &str, kind: ForwardKind, to: Option<&str>) -> Option<Event> {
+        let dev = self.device_mut(device)?;
         let slot = dev.forwarding_mut(kind);
-        if *slot == target {
-            return;
+        if slot.as_deref() == to {
+            return None;
         }
-        slot.clone_from(&target);
-        out.push(Event::Forwarding { device: dev.id.clone(), kind, to: target });
+        *slot = to.map(str::to_owned);
+        Some(Event::Forwarding { device: dev.id.clone(), kind, to: to.map(str::to_owned) })
     }
 }
