@@ -206,3 +206,23 @@ async fn an_unplugged_phone_is_unavailable_and_click_to_dial_from_it_fails_with_
     })
     .await;
 }
+
+#[tokio::test]
+async fn dropping_every_clone_releases_the_connection() {
+    let sim = start_sim(fast_office()).await;
+    let s = session(&sim).await;
+    let clone = s.clone();
+    let events = s.events();
+    assert_eq!(sim.connections(), 1);
+    drop(s);
+    assert_eq!(sim.connections(), 1, "a clone still uses it");
+    drop(clone);
+    let released = tokio::time::timeout(Duration::from_secs(5), async {
+        while sim.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(released.is_ok(), "the PBX still sees {} connections", sim.connections());
+    drop(events);
+}
