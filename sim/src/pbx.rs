@@ -26,6 +26,8 @@ use crate::events::{self, OriginateOutcome, OutEvent};
 mod control;
 #[cfg(test)]
 mod control_tests;
+#[cfg(test)]
+mod test_util;
 mod transfer;
 mod truth;
 
@@ -998,35 +1000,7 @@ fn bridge_uuid() -> String {
 mod tests {
     use super::*;
 
-    fn pbx() -> Pbx {
-        Pbx::new(&SimConfig { extensions: SimConfig::extension_range(100, 103), ..SimConfig::default() })
-    }
-
-    /// Drains effects: returns `Event[:Channel-ext]` labels and the timers armed.
-    fn drain(p: &mut Pbx) -> (Vec<String>, Vec<Timer>) {
-        let (mut evs, mut timers) = (Vec::new(), Vec::new());
-        for e in p.take_effects() {
-            match e {
-                Effect::Event(ev) => {
-                    let name = ev.msg.get("Event").unwrap_or_default().to_owned();
-                    let detail = ev.msg.get("DialStatus").or(ev.msg.get("Cause")).or(ev.msg.get("Reason"));
-                    evs.push(match detail {
-                        Some(d) => format!("{name}={d}"),
-                        None => name,
-                    });
-                }
-                Effect::Reply { msg, .. } => {
-                    evs.push(format!("Reply={}", msg.get("Response").unwrap_or_default()))
-                }
-                Effect::Schedule { timer, .. } => timers.push(timer),
-            }
-        }
-        (evs, timers)
-    }
-
-    fn has(evs: &[String], want: &str) -> bool {
-        evs.iter().any(|e| e == want)
-    }
+    use super::test_util::{drain, has, pbx};
 
     #[test]
     fn phone_call_rings_answers_and_hangs_up() {

@@ -101,3 +101,83 @@ pub mod live {
         ev.kind() == kind && ev.device().is_some_and(|d| d.as_str() == device)
     }
 }
+
+pub mod ami_live {
+    //! A call model fed by a plain AMI link: the tracker alone, without the Session, for
+    //! tests of what the simulator sends and how the model reads it.
+
+    use std::time::Duration;
+
+    use ctilink::ami::{Action, AmiClient, AmiConfig, LinkEvent, Subscription};
+    use ctilink::model::{Event, Tracker};
+    use ctilink_sim::SimHandle;
+    use tokio::time::timeout;
+
+    /// A tracker fed by a live link, and every event it produced.
+    #[derive(Debug)]
+    pub struct Live {
+        pub client: AmiClient,
+        pub sub: Subscription,
+        pub tracker: Tracker,
+        pub events: Vec<Event>,
+    }
+
+    impl Live {
+        pub async fn connect(sim: &SimHandle) -> Live {
+            let cfg = AmiConfig::from_url(&sim.url()).expect("url");
+            let (client, sub) = AmiClient::connect_subscribed(cfg).await.expect("connect");
+            Live { client, sub, tracker: Tracker::new(), events: Vec::new() }
+        }
+
+        /// Feeds the tracker until an event at or after index `from` matches `pred`
+        /// (at most 5 s); returns its index.
+        pub async fn until_from(&mut self, from: usize, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
+            if let Some(i) = self.events[from.min(self.events.len())..].iter().position(&pred) {
+                return from + i;
+            }
+            let found = timeout(Duration::from_secs(5), async {
+                loop {
+                    match self.sub.recv().await {
+                        Some(LinkEvent::Event(m)) => {
+                            let before = self.events.len();
+                            self.tracker.apply_into(&m, &mut self.events);
+                            if let Some(i) = self.events[before..].iter().position(&pred) {
+                                return before + i;
+                            }
+                        }
+                        Some(_) => {}
+                        None => panic!("link closed"),
+                    }
+                }
+            })
+            .await;
+            found
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; events so far: {:#?}", self.events))
+        }
+
+        /// As [`until_from`](Self::until_from), looking at every event so far.
+        pub async fn until(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
+            self.until_from(0, what, pred).await
+        }
+
+        /// Sends an action; `Ok(message)` on Success, `Err(error text)` on Error.
+        pub async fn act(&self, action: Action) -> Result<String, String> {
+            match self.client.send(action).await {
+                Ok(r) => Ok(r.text().unwrap_or_default().to_owned()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+
+        /// The call events as `kind device`, in order.
+        pub fn kinds(&self) -> Vec<String> {
+            self.events
+                .iter()
+                .filter(|e| e.call().is_some())
+                .map(|e| match e.device() {
+                    Some(d) => format!("{} {d}", e.kind()),
+                    None => e.kind().to_owned(),
+                })
+                .collect()
+        }
+    }
+}

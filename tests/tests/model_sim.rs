@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use ctilink::ami::action::Originate;
-use ctilink::ami::{Action, AmiClient, AmiConfig, LinkEvent, Subscription};
-use ctilink::model::{Event, FailureReason, Tracker};
+use ctilink::ami::Action;
+use ctilink::model::{Event, FailureReason};
 use ctilink_sim::{SimConfig, SimHandle, Simulator};
-use tokio::time::timeout;
+use ctilink_tests::ami_live::Live;
 
 async fn sim(answer_delay: Duration) -> SimHandle {
     let cfg = SimConfig {
@@ -20,59 +20,6 @@ async fn sim(answer_delay: Duration) -> SimHandle {
         ..SimConfig::default()
     };
     Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator starts")
-}
-
-/// A tracker fed by a live link.
-struct Live {
-    client: AmiClient,
-    sub: Subscription,
-    tracker: Tracker,
-    events: Vec<Event>,
-}
-
-impl Live {
-    async fn connect(sim: &SimHandle) -> Live {
-        let cfg = AmiConfig::from_url(&sim.url()).expect("url");
-        let (client, sub) = AmiClient::connect_subscribed(cfg).await.expect("connect");
-        Live { client, sub, tracker: Tracker::new(), events: Vec::new() }
-    }
-
-    /// Feeds the tracker until an event matching `pred` was produced; returns its index.
-    async fn until(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
-        let start = self.events.len();
-        if let Some(i) = self.events[..start].iter().position(&pred) {
-            return i;
-        }
-        let found = timeout(Duration::from_secs(5), async {
-            loop {
-                match self.sub.recv().await {
-                    Some(LinkEvent::Event(m)) => {
-                        let before = self.events.len();
-                        self.tracker.apply_into(&m, &mut self.events);
-                        if let Some(i) = self.events[before..].iter().position(&pred) {
-                            return before + i;
-                        }
-                    }
-                    Some(_) => {}
-                    None => panic!("link closed"),
-                }
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| panic!("timed out waiting for {what}; events so far: {:#?}", self.events))
-    }
-
-    /// The call events as `kind device`, in order.
-    fn kinds(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter(|e| e.call().is_some())
-            .map(|e| match e.device() {
-                Some(d) => format!("{} {d}", e.kind()),
-                None => e.kind().to_owned(),
-            })
-            .collect()
-    }
 }
 
 fn cleared(e: &Event) -> bool {

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use ctilink::ami::action::Originate;
-use ctilink::ami::{Action, AmiClient, AmiConfig, LinkEvent, Subscription};
-use ctilink::model::{DivertReason, Event, FailureReason, Tracker, TransferKind};
+use ctilink::ami::{Action, LinkEvent};
+use ctilink::model::{DivertReason, Event, FailureReason, TransferKind};
 use ctilink_sim::{SimConfig, SimHandle, Simulator, TrafficConfig};
+use ctilink_tests::ami_live::Live;
 use tokio::time::timeout;
 
 /// Phones 100-109; called phones answer only when told to (answer_ext / NOTIFY talk).
@@ -27,57 +28,6 @@ async fn sim_with(no_answer: &[&str]) -> SimHandle {
         ..SimConfig::default()
     };
     Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator starts")
-}
-
-struct Live {
-    client: AmiClient,
-    sub: Subscription,
-    tracker: Tracker,
-    events: Vec<Event>,
-}
-
-impl Live {
-    async fn connect(sim: &SimHandle) -> Live {
-        let cfg = AmiConfig::from_url(&sim.url()).expect("url");
-        let (client, sub) = AmiClient::connect_subscribed(cfg).await.expect("connect");
-        Live { client, sub, tracker: Tracker::new(), events: Vec::new() }
-    }
-
-    /// Feeds the tracker until an event after `from` matches `pred`; returns its index.
-    async fn until_from(&mut self, from: usize, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
-        if let Some(i) = self.events[from..].iter().position(&pred) {
-            return from + i;
-        }
-        let found = timeout(Duration::from_secs(5), async {
-            loop {
-                match self.sub.recv().await {
-                    Some(LinkEvent::Event(m)) => {
-                        let before = self.events.len();
-                        self.tracker.apply_into(&m, &mut self.events);
-                        if let Some(i) = self.events[before..].iter().position(&pred) {
-                            return before + i;
-                        }
-                    }
-                    Some(_) => {}
-                    None => panic!("link closed"),
-                }
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| panic!("timed out waiting for {what}; events so far: {:#?}", self.events))
-    }
-
-    async fn until(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
-        self.until_from(0, what, pred).await
-    }
-
-    /// Sends an action; `Ok(message)` on Success, `Err(error text)` on Error.
-    async fn act(&self, action: Action) -> Result<String, String> {
-        match self.client.send(action).await {
-            Ok(r) => Ok(r.text().unwrap_or_default().to_owned()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
 }
 
 fn is_dev(e: &Event, dev: &str) -> bool {
