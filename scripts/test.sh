@@ -32,6 +32,7 @@ echo "== benchmarks compile and run once"
 cargo bench -p ctilink --bench decode -- --test
 cargo bench -p ctilink --bench tracker -- --test
 cargo bench -p ctilink-tests --bench session_latency -- --test
+cargo bench -p ctilink-tests --bench session_commands -- --test
 
 echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"
