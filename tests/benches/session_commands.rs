@@ -53,8 +53,13 @@ fn main() {
         };
         let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator");
         let s = Session::connect(&format!("{}?astdb=1", sim.url())).await.expect("session");
-        println!("session_commands: a Session method called -> the PBX's acceptance ({n} of each, one at a time)");
-        println!("  {:<22} {:>6} {:>9} {:>9} {:>9} {:>9}", "command", "n", "p50 µs", "p99 µs", "p99.9 µs", "max µs");
+        println!(
+            "session_commands: a Session method called -> the PBX's acceptance ({n} of each, one at a time)"
+        );
+        println!(
+            "  {:<22} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "command", "n", "p50 µs", "p99 µs", "p99.9 µs", "max µs"
+        );
 
         let mut make_call = Vec::with_capacity(n);
         for i in 0..n {

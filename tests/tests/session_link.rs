@@ -172,3 +172,39 @@ async fn forwarding_changed_while_down_is_read_back() {
     let Some(Event::Resynced { devices_changed, .. }) = w.seen.last() else { panic!("{:#?}", w.seen) };
     assert!(devices_changed.iter().any(|d| d.as_str() == "107"), "{devices_changed:?}");
 }
+
+/// Without the channel list the model cannot be trusted: the first connect fails with the
+/// PBX's reason, and after a reconnect the resync is tried again until it works.
+#[tokio::test]
+async fn a_refused_channel_list_fails_connect_and_is_retried_after_a_reconnect() {
+    let sim = start_sim(fast_office()).await;
+    sim.set_action_allowed("CoreShowChannels", false);
+    let r = Session::connect_with(options(&sim, 3000)).await;
+    assert!(matches!(&r, Err(Error::PbxRefused(m)) if m == "Permission denied"), "{r:?}");
+    sim.set_action_allowed("CoreShowChannels", true);
+    let s = Session::connect_with(options(&sim, 3000)).await.expect("connect");
+    let mut w = Watch::new(&s);
+    sim.place_call("100", "101").expect("call");
+    w.until("101 answers", |e| is(e, "established", "101")).await;
+    sim.set_action_allowed("CoreShowChannels", false);
+    let before = sim.actions_received();
+    sim.drop_connections();
+    w.until("link up again", |e| matches!(e, Event::LinkUp { reconnected: true })).await;
+    // Wait until the PBX has seen the resync's first list (and refused it).
+    let login_and_list = 2;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while sim.actions_received() < before + login_and_list {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the session asks for the channel list");
+    // The resync failed; the call is still in the model, not wrongly ended.
+    let next = w.stream.next_timeout(Duration::from_millis(200)).await.expect("open");
+    assert!(next.is_none(), "nothing happens until the retry: {next:?}");
+    assert_eq!(s.snapshot().calls.len(), 1);
+    sim.set_action_allowed("CoreShowChannels", true);
+    let ev = w.until("resynced on the retry", |e| matches!(e, Event::Resynced { .. })).await;
+    assert!(matches!(&ev, Event::Resynced { calls_ended, .. } if calls_ended.is_empty()), "{ev:?}");
+    assert_eq!(model_calls(&s), truth_calls(&sim));
+}

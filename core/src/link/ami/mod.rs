@@ -170,7 +170,21 @@ async fn run(
 ) {
     let mut ready = Some(ready);
     let mut buf = Vec::new();
-    while let Some(ev) = sub.recv().await {
+    // A resync that failed while the link stayed up (the PBX was too slow to list) is
+    // tried again, so the model does not keep ghosts until the next reconnect.
+    let mut retry: Option<tokio::time::Instant> = None;
+    loop {
+        let ev = match retry {
+            Some(at) => tokio::select! {
+                ev = sub.recv() => ev,
+                () = tokio::time::sleep_until(at) => {
+                    retry = resync_or_retry(&shared, &client, "retried").await;
+                    continue;
+                }
+            },
+            None => sub.recv().await,
+        };
+        let Some(ev) = ev else { break };
         match ev {
             LinkEvent::Event(m) => {
                 if m.is_event("OriginateResponse") {
@@ -184,35 +198,52 @@ async fn run(
             LinkEvent::Up { reconnected, .. } => {
                 shared.set_status(LinkStatus::Up);
                 shared.emit(Event::LinkUp { reconnected });
-                let r = resync(&shared, &client).await;
-                if let Err(e) = &r {
-                    tracing::warn!("resync after login failed: {e}");
-                }
                 if let Some(tx) = ready.take() {
-                    let _ = tx.send(r);
+                    // The first time, the caller of `connect` gets the error instead.
+                    let _ = tx.send(resync(&shared, &client).await);
+                } else {
+                    retry = resync_or_retry(&shared, &client, "after login").await;
                 }
             }
             LinkEvent::Down { reason } => {
+                retry = None;
                 shared.set_status(LinkStatus::Down { reason: reason.clone() });
                 shared.emit(Event::LinkDown { reason });
             }
             LinkEvent::Lagged(n) => {
                 tracing::warn!("the call model missed {n} PBX events; rebuilding it");
-                if let Err(e) = resync(&shared, &client).await {
-                    tracing::warn!("resync after lag failed: {e}");
-                }
+                retry = resync_or_retry(&shared, &client, "after lag").await;
             }
         }
     }
     shared.set_status(LinkStatus::Closed);
 }
 
-/// A list, or nothing if the PBX does not have this list action (old Asterisk has no
-/// `DeviceStateList`); a lost link or a timeout is an error.
+/// How long to wait before trying a failed resync again.
+const RESYNC_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Resyncs; on failure (other than the link going down, which a reconnect will fix)
+/// returns when to try again.
+async fn resync_or_retry(shared: &Shared, client: &AmiClient, when: &str) -> Option<tokio::time::Instant> {
+    match resync(shared, client).await {
+        Ok(()) => None,
+        Err(Error::LinkDown | Error::Closed) => None,
+        Err(e) => {
+            tracing::warn!("resync {when} failed: {e}; trying again in {RESYNC_RETRY:?}");
+            Some(tokio::time::Instant::now() + RESYNC_RETRY)
+        }
+    }
+}
+
+/// A list, or nothing if the PBX refuses this list action (old Asterisk has no
+/// `DeviceStateList`); a lost link or a timeout is an error. `CoreShowChannels` exists on
+/// every supported Asterisk, so its refusal (an AMI user without the `reporting`
+/// permission) is an error too: taking it as "no channels" would end every call.
 async fn list(client: &AmiClient, action: Action) -> Result<Vec<crate::ami::Message>> {
+    let required = action.name().eq_ignore_ascii_case("CoreShowChannels");
     match client.send_list(action).await {
         Ok(ListResponse { items, .. }) => Ok(items),
-        Err(Error::PbxRefused(why)) => {
+        Err(Error::PbxRefused(why)) if !required => {
             tracing::debug!("state list refused: {why}");
             Ok(Vec::new())
         }
