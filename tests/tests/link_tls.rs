@@ -72,3 +72,32 @@ async fn insecure_mode_accepts_a_self_signed_pbx() {
     let client = AmiClient::connect_url(&url).await.expect("TLS login");
     client.send(Action::ping()).await.expect("ping");
 }
+
+/// The Session over TLS: the CA given as a URL parameter, a click-to-dial to its answer.
+#[tokio::test]
+async fn a_session_over_tls_places_a_call() {
+    let pki = self_signed();
+    let sim = tls_sim(&pki).await;
+    let dir = std::env::temp_dir().join(format!("ctilink-tls-session-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let ca = dir.join("pbx-ca.pem");
+    std::fs::write(&ca, &pki.cert_pem).expect("write ca");
+    let url = format!("{}?tls_ca={}&control=pjsip", amis_url(&sim), ca.display());
+    let s = ctilink::Session::connect(&url).await.expect("session over TLS");
+    assert_eq!(s.snapshot().devices.len(), 4);
+    let mut events = s.events();
+    let call = s.make_call("100", "101").await.expect("make_call");
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(ev) = events.next().await {
+            if ev.call() == Some(&call) && ev.kind() == "established" {
+                return ev.device().map(|d| d.to_string());
+            }
+        }
+        None
+    })
+    .await
+    .expect("answered in time");
+    assert_eq!(answered.as_deref(), Some("101"));
+    s.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
