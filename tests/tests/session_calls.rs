@@ -33,6 +33,9 @@ async fn make_call_returns_the_id_and_the_call_is_answered_then_cleared() {
     let mine = |e: &Event| e.call() == Some(&call);
     let ev = w.until("the user's phone rings", |e| mine(e) && is(e, "delivered", "100")).await;
     assert!(matches!(ev, Event::Delivered { click_to_dial: true, .. }), "{ev:?}");
+    let ev = w.until("the destination rings", |e| mine(e) && is(e, "delivered", "101")).await;
+    let Event::Delivered { caller, .. } = &ev else { unreachable!() };
+    assert_eq!(caller.number, "100", "the destination sees the user calling: {ev:?}");
     w.until("the destination answers", |e| mine(e) && is(e, "established", "101")).await;
     let c = s.call(&call).expect("the call is in the model");
     assert!(c.answered);

@@ -169,7 +169,9 @@ async fn make_call(link: &AmiLink, from: &DeviceId, to: &str) -> Result<Outcome>
         context: context(link, from),
         exten: to.to_owned(),
         priority: 1,
-        caller_id: Some(format!("\"{to}\" <{to}>")),
+        // What the destination will see: the user calling. (The first leg shows it on the
+        // user's own phone too; the destination seeing its own number would be worse.)
+        caller_id: Some(format!("<{from}>")),
         timeout_ms: Some(link.shared.control.originate_timeout.as_millis() as u64),
         channel_id: Some(id.clone()),
         other_channel_id: Some(new_uniqueid()),
