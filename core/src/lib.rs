@@ -20,4 +20,4 @@ pub use link::ami::{ControlOptions, PhoneControl};
 pub use link::{Link, LinkStatus};
 pub use model::{Call, CallId, ConnectionState, Device, DeviceId, DeviceState, Event, Snapshot};
 pub use secret::Secret;
-pub use session::{EventStream, Session, SessionOptions, Transport};
+pub use session::{DialOutcome, DialProgress, EventStream, Session, SessionOptions, Transport};

@@ -9,8 +9,7 @@
 
 use std::time::Duration;
 
-use ctilink::model::FailureReason;
-use ctilink::{DeviceId, Event, Session};
+use ctilink::{DialOutcome, DialProgress, Event, Session};
 
 /// Places the call and follows its events until the outcome is known or `limit` passed
 /// (then the outcome is `failed`).
@@ -20,43 +19,24 @@ pub(crate) async fn run(url: &str, from: &str, to: &str, limit: Duration) -> cti
     let mut events = session.events();
     let call = session.make_call(from, to).await?;
     println!("call {call}: your phone {from} rings; answer it to call {to}");
-    let from = DeviceId::new(from);
-    let (mut user_answered, mut dest_rang, mut failure) = (false, false, None);
+    // DialProgress turns the call's events into the outcome a user tells.
+    let mut progress = DialProgress::new(call.clone(), from, to);
     let deadline = tokio::time::Instant::now() + limit;
     let outcome = loop {
         let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.next()).await else {
-            break failure.unwrap_or("failed");
+            break progress.pending_failure().unwrap_or(DialOutcome::Failed);
         };
         if matches!(ev, Event::LinkDown { .. }) {
-            break "failed";
+            break DialOutcome::Failed;
         }
-        if ev.call() != Some(&call) {
-            continue;
+        if ev.call() == Some(&call) {
+            println!("  {} {}", ev.kind(), ev.device().map(|d| d.as_str()).unwrap_or(""));
         }
-        println!("  {} {}", ev.kind(), ev.device().map(|d| d.as_str()).unwrap_or(""));
-        match &ev {
-            Event::Originated { device, .. } if *device == from => user_answered = true,
-            Event::Established { device, .. } if *device != from => break "answered",
-            Event::Delivered { device, click_to_dial: false, .. } if *device != from => dest_rang = true,
-            Event::Failed { reason, .. } => {
-                failure = Some(match reason {
-                    FailureReason::Busy => "busy",
-                    FailureReason::NoAnswer => "no-answer",
-                    _ => "failed",
-                })
-            }
-            Event::CallCleared { answered: true, .. } => break "answered",
-            Event::CallCleared { .. } => {
-                break match failure {
-                    Some(f) => f,
-                    // Hung up while the destination rang, or the user never answered.
-                    None if dest_rang || !user_answered => "no-answer",
-                    None => "failed",
-                };
-            }
-            _ => {}
+        if let Some(outcome) = progress.apply(&ev) {
+            break outcome;
         }
-    };
+    }
+    .as_str();
     session.close().await;
     println!("{outcome}");
     Ok(outcome)

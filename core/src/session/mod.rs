@@ -34,9 +34,11 @@ use crate::link::ami::AmiLink;
 use crate::link::{Link, LinkStatus};
 use crate::model::{Call, CallId, Device, DeviceId, Snapshot};
 
+mod dial;
 mod options;
 mod stream;
 
+pub use dial::{DialOutcome, DialProgress};
 pub use options::{SessionOptions, Transport};
 pub use stream::EventStream;
 
