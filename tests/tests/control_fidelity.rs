@@ -129,3 +129,31 @@ async fn click_to_dial_matches_a_real_asterisk() {
     w.until("cleared", |e| e.kind() == "call_cleared").await;
     assert_eq!(roles(&w.seen), capture_roles("cacofonisk_originate_ctd_account_account.ami"));
 }
+
+#[tokio::test]
+async fn a_caller_giving_up_matches_a_real_asterisk() {
+    let sim = start_sim(fast_office()).await;
+    let s = session(&sim).await;
+    let mut w = Watch::new(&s);
+    sim.place_call("100", "108").expect("call");
+    w.until("B rings", |e| is(e, "delivered", "108")).await;
+    assert!(sim.hangup_ext("100"), "A gives up");
+    w.until("cleared", |e| e.kind() == "call_cleared").await;
+    assert_eq!(roles(&w.seen), capture_roles("cacofonisk_simple_ab_a_cancel.ami"));
+}
+
+/// The capture's "no answer" target is in fact busy (its `DialEnd` says `BUSY` at once).
+#[tokio::test]
+async fn a_blind_transfer_to_a_busy_phone_matches_a_real_asterisk() {
+    let sim = start_sim(fast_office()).await;
+    let s = session(&sim).await;
+    let mut w = Watch::new(&s);
+    sim.place_call("104", "105").expect("a call that keeps 105 busy");
+    w.until("105 answers", |e| is(e, "established", "105")).await;
+    sim.place_call("100", "101").expect("call");
+    let call = w.until("B answers", |e| is(e, "established", "101")).await.call().cloned().expect("id");
+    s.single_step_transfer(&call, "101", "105").await.expect("transfer");
+    w.until("cleared", |e| e.call() == Some(&call) && e.kind() == "call_cleared").await;
+    let this_call: Vec<Event> = w.seen.iter().filter(|e| e.call() == Some(&call)).cloned().collect();
+    assert_eq!(roles(&this_call), capture_roles("cacofonisk_xfer_blind_xfer_blind_b_no_answer.ami"));
+}
