@@ -10,6 +10,7 @@ use ctilink::ami::{Action, LinkEvent};
 use ctilink::model::{DivertReason, Event, FailureReason, TransferKind};
 use ctilink_sim::{SimConfig, SimHandle, Simulator, TrafficConfig};
 use ctilink_tests::ami_live::Live;
+use ctilink_tests::live::is;
 use tokio::time::timeout;
 
 /// Phones 100-109; called phones answer only when told to (answer_ext / NOTIFY talk).
@@ -47,9 +48,9 @@ fn chan(sim: &SimHandle, ext: &str, pred: impl Fn(&ctilink_sim::SimChannel) -> b
 /// 100 calls 101 and 101 answers.
 async fn connected(sim: &SimHandle, live: &mut Live) {
     sim.place_call("100", "101").expect("call");
-    live.until("101 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "101")).await;
+    live.until("101 rings", |e| is(e, "delivered", "101")).await;
     assert!(sim.answer_ext("101"));
-    live.until("101 answers", |e| matches!(e, Event::Established { .. }) && is_dev(e, "101")).await;
+    live.until("101 answers", |e| is(e, "established", "101")).await;
 }
 
 async fn all_cleared(sim: &SimHandle, live: &mut Live) {
@@ -72,18 +73,18 @@ async fn pjsipnotify_answers_holds_and_retrieves() {
     let sim = sim().await;
     let mut live = Live::connect(&sim).await;
     sim.place_call("100", "101").expect("call");
-    live.until("101 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "101")).await;
+    live.until("101 rings", |e| is(e, "delivered", "101")).await;
     let talk = || Action::new("PJSIPNotify").field("Endpoint", "101").field("Variable", "Event=talk");
     assert_eq!(live.act(talk()).await, Ok("NOTIFY sent".into()));
-    live.until("answered", |e| matches!(e, Event::Established { .. }) && is_dev(e, "101")).await;
+    live.until("answered", |e| is(e, "established", "101")).await;
     let hold = Action::new("PJSIPNotify").field("Endpoint", "101").field("Variable", "Event=hold");
     assert!(live.act(hold).await.is_ok());
-    live.until("held", |e| matches!(e, Event::Held { .. }) && is_dev(e, "101")).await;
+    live.until("held", |e| is(e, "held", "101")).await;
     assert!(sim.truth().devices.iter().any(|d| d.ext == "101" && d.state == "ONHOLD"));
     // chan_sip's form works the same way.
     let talk_sip = Action::new("SIPnotify").field("Channel", "SIP/101").field("Variable", "Event=talk");
     assert_eq!(live.act(talk_sip).await, Ok("Notify Sent".into()));
-    live.until("retrieved", |e| matches!(e, Event::Retrieved { .. }) && is_dev(e, "101")).await;
+    live.until("retrieved", |e| is(e, "retrieved", "101")).await;
     // An idle phone ignores it; an unknown endpoint is an error, as in Asterisk.
     let idle = Action::new("PJSIPNotify").field("Endpoint", "105").field("Variable", "Event=hold");
     assert!(live.act(idle).await.is_ok());
@@ -113,10 +114,10 @@ async fn blind_transfer_moves_the_caller_to_the_target() {
     assert_eq!(*kind, TransferKind::Blind);
     assert_eq!((transferring.device.as_str(), transferred.device.as_str()), ("101", "100"));
     let call = live.events[i].call().cloned();
-    let j = live.until("102 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "102")).await;
+    let j = live.until("102 rings", |e| is(e, "delivered", "102")).await;
     assert_eq!(live.events[j].call().cloned(), call, "the same call goes on");
     assert!(sim.answer_ext("102"));
-    live.until("102 answers", |e| matches!(e, Event::Established { .. }) && is_dev(e, "102")).await;
+    live.until("102 answers", |e| is(e, "established", "102")).await;
     assert_eq!(live.tracker.open_calls(), 1);
     // Not in a bridge / no such channel: errors.
     sim.place_call("103", "104").expect("call");
@@ -153,12 +154,12 @@ async fn atxfer_then_hangup_is_an_attended_transfer() {
         Action::new("Atxfer").field("Channel", &c101).field("Context", "internal").field("Exten", "102"),
     );
     assert_eq!(r.await, Ok("Atxfer successfully queued".into()));
-    live.until("101 holds", |e| matches!(e, Event::Held { .. }) && is_dev(e, "101")).await;
-    let d = live.until("102 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "102")).await;
+    live.until("101 holds", |e| is(e, "held", "101")).await;
+    let d = live.until("102 rings", |e| is(e, "delivered", "102")).await;
     let consult = live.events[d].call().cloned();
     assert_ne!(consult, first_call, "the consultation is a new call");
     assert!(sim.answer_ext("102"));
-    live.until("102 answers", |e| matches!(e, Event::Established { .. }) && is_dev(e, "102")).await;
+    live.until("102 answers", |e| is(e, "established", "102")).await;
     // transfer_call: hang up the transferer's consultation channel.
     let c101b = chan(&sim, "101", |c| !c.held);
     assert!(live.act(Action::new("Hangup").field("Channel", &c101b).field("Cause", "16")).await.is_ok());
@@ -184,7 +185,7 @@ async fn atxfer_completed_while_ringing_is_blonde() {
     connected(&sim, &mut live).await;
     let c101 = chan(&sim, "101", |_| true);
     assert!(live.act(Action::new("Atxfer").field("Channel", &c101).field("Exten", "102")).await.is_ok());
-    live.until("102 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "102")).await;
+    live.until("102 rings", |e| is(e, "delivered", "102")).await;
     let c101b = chan(&sim, "101", |c| !c.held);
     assert!(live.act(Action::new("Hangup").field("Channel", &c101b)).await.is_ok());
     let i = live.until("transferred", |e| matches!(e, Event::Transferred { .. })).await;
@@ -194,7 +195,7 @@ async fn atxfer_completed_while_ringing_is_blonde() {
         live.events[i]
     );
     assert!(sim.answer_ext("102"));
-    live.until_from(i, "102 answers", |e| matches!(e, Event::Established { .. }) && is_dev(e, "102")).await;
+    live.until_from(i, "102 answers", |e| is(e, "established", "102")).await;
     all_cleared(&sim, &mut live).await;
     sim.shutdown().await;
 }
@@ -206,7 +207,7 @@ async fn atxfer_rejected_keeps_the_call_held() {
     connected(&sim, &mut live).await;
     let c101 = chan(&sim, "101", |_| true);
     assert!(live.act(Action::new("Atxfer").field("Channel", &c101).field("Exten", "102")).await.is_ok());
-    live.until("102 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "102")).await;
+    live.until("102 rings", |e| is(e, "delivered", "102")).await;
     assert!(sim.hangup_ext("102"));
     live.until("rejected", |e| matches!(e, Event::Failed { reason: FailureReason::Busy, .. })).await;
     live.until("consultation cleared", |e| matches!(e, Event::CallCleared { .. })).await;
@@ -221,7 +222,7 @@ async fn redirect_of_a_ringing_call_deflects_it() {
     let sim = sim().await;
     let mut live = Live::connect(&sim).await;
     sim.place_call("100", "101").expect("call");
-    live.until("101 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "101")).await;
+    live.until("101 rings", |e| is(e, "delivered", "101")).await;
     let c100 = chan(&sim, "100", |_| true);
     let r = Action::new("Redirect")
         .field("Channel", &c100)
@@ -229,8 +230,8 @@ async fn redirect_of_a_ringing_call_deflects_it() {
         .field("Exten", "102")
         .field("Priority", "1");
     assert_eq!(live.act(r).await, Ok("Redirect successful".into()));
-    live.until("101 cleared", |e| matches!(e, Event::ConnectionCleared { .. }) && is_dev(e, "101")).await;
-    live.until("102 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "102")).await;
+    live.until("101 cleared", |e| is(e, "connection_cleared", "101")).await;
+    live.until("102 rings", |e| is(e, "delivered", "102")).await;
     assert_eq!(live.tracker.open_calls(), 1);
     let bad = Action::new("Redirect").field("Channel", "PJSIP/999-00000000").field("Exten", "102");
     assert!(live.act(bad).await.expect_err("no channel").contains("Channel does not exist"));
@@ -243,7 +244,7 @@ async fn pickupchan_originate_picks_up_the_ringing_call() {
     let sim = sim().await;
     let mut live = Live::connect(&sim).await;
     sim.place_call("100", "101").expect("call");
-    live.until("101 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "101")).await;
+    live.until("101 rings", |e| is(e, "delivered", "101")).await;
     let ringing = chan(&sim, "101", |_| true);
     let o = Action::new("Originate")
         .field("Channel", "PJSIP/102")
@@ -255,7 +256,7 @@ async fn pickupchan_originate_picks_up_the_ringing_call() {
     let i = live.until("diverted", |e| matches!(e, Event::Diverted { .. })).await;
     let Event::Diverted { reason, from, device, .. } = &live.events[i] else { unreachable!() };
     assert_eq!((*reason, from.device.as_str(), device.as_str()), (DivertReason::Pickup, "101", "102"));
-    live.until_from(i, "102 talks", |e| matches!(e, Event::Established { .. }) && is_dev(e, "102")).await;
+    live.until_from(i, "102 talks", |e| is(e, "established", "102")).await;
     assert!(sim.truth().channels.iter().all(|c| c.ext != "101"));
     all_cleared(&sim, &mut live).await;
     sim.shutdown().await;
@@ -295,8 +296,8 @@ async fn dnd_and_forwarding_follow_the_astdb_convention() {
     live.until("forwarding", |e| matches!(e, Event::Forwarding { .. })).await;
     let n = live.events.len();
     sim.place_call("100", "101").expect("call");
-    live.until_from(n, "102 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "102")).await;
-    assert!(!live.events[n..].iter().any(|e| matches!(e, Event::Delivered { .. }) && is_dev(e, "101")));
+    live.until_from(n, "102 rings", |e| is(e, "delivered", "102")).await;
+    assert!(!live.events[n..].iter().any(|e| is(e, "delivered", "101")));
     assert_eq!(sim.truth().forwards, [("101".to_owned(), "immediate".to_owned(), "102".to_owned())]);
     let get =
         live.client.send_list(Action::new_list("DBGet").field("Family", "CF").field("Key", "101")).await;
@@ -318,14 +319,14 @@ async fn busy_forward_and_no_answer_forward() {
     }
     // No answer: 101 rings for dial_timeout, then 104 rings.
     sim.place_call("100", "101").expect("call");
-    live.until("104 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "104")).await;
+    live.until("104 rings", |e| is(e, "delivered", "104")).await;
     all_cleared(&sim, &mut live).await;
     // Busy: 101 rejects, then 103 rings.
     let n = live.events.len();
     sim.place_call("100", "101").expect("call");
-    live.until_from(n, "101 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "101")).await;
+    live.until_from(n, "101 rings", |e| is(e, "delivered", "101")).await;
     assert!(sim.hangup_ext("101"));
-    live.until_from(n, "103 rings", |e| matches!(e, Event::Delivered { .. }) && is_dev(e, "103")).await;
+    live.until_from(n, "103 rings", |e| is(e, "delivered", "103")).await;
     all_cleared(&sim, &mut live).await;
     sim.shutdown().await;
 }
