@@ -18,6 +18,9 @@ cargo fmt --all -- --check
 echo "== clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== API docs build without warnings (broken links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
 echo "== rust tests"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

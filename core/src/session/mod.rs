@@ -4,7 +4,7 @@
 //! A `Session` is a cheap handle (clones share one link) over a [`Link`]: AMI straight to
 //! Asterisk now, the gateway client later, with the same events and the same model.
 //! Commands return when the PBX accepted or refused them; what follows (ringing, answer,
-//! busy) arrives on [`events`](Session::events) as [`Event`]s.
+//! busy) arrives on [`events`](Session::events) as [`Event`](crate::Event)s.
 //!
 //! ```no_run
 //! # async fn demo() -> ctilink::Result<()> {
