@@ -229,3 +229,13 @@ async fn dropping_every_clone_releases_the_connection() {
     assert!(released.is_ok(), "the PBX still sees {} connections", sim.connections());
     drop(events);
 }
+
+/// Hosts share a session across threads (C callbacks, Python threads, Node's pool).
+#[test]
+fn session_and_streams_can_cross_threads() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    fn movable<T: Send + 'static>() {}
+    shareable::<Session>();
+    movable::<ctilink::EventStream>();
+    movable::<ctilink::Error>();
+}
