@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     /// Actions (lower case) the AMI user may not send, as a `write=` line in manager.conf
     /// without their permission class would.
     pub(crate) denied: Mutex<std::collections::HashSet<String>>,
+    /// Actions (lower case) this PBX does not have.
+    pub(crate) unknown: Mutex<std::collections::HashSet<String>>,
     /// Timers are spawned here, so that the handle's methods work from any thread.
     pub(crate) runtime: tokio::runtime::Handle,
     shutdown: watch::Sender<bool>,
@@ -113,6 +115,7 @@ impl Simulator {
             pbx: Mutex::new(Pbx::new(&config)),
             secret: Mutex::new(config.secret.clone()),
             denied: Mutex::new(std::collections::HashSet::new()),
+            unknown: Mutex::new(std::collections::HashSet::new()),
             config,
             hub: Hub::default(),
             stats: Stats::default(),
@@ -217,6 +220,17 @@ impl SimHandle {
             denied.remove(&action.to_ascii_lowercase());
         } else {
             denied.insert(action.to_ascii_lowercase());
+        }
+    }
+
+    /// Makes the PBX not know `action` (any case): it answers `Invalid/unknown command`,
+    /// as an Asterisk without the module that provides it does. `true` brings it back.
+    pub fn set_action_known(&self, action: &str, known: bool) {
+        let mut unknown = lock(&self.shared.unknown);
+        if known {
+            unknown.remove(&action.to_ascii_lowercase());
+        } else {
+            unknown.insert(action.to_ascii_lowercase());
         }
     }
 

@@ -135,6 +135,10 @@ impl Session {
             _ if !self.authenticated => return error(out, id, "Permission denied"),
             // The AMI user lacks the write permission this action needs (manager.conf).
             a if crate::hub::lock(&shared.denied).contains(a) => return error(out, id, "Permission denied"),
+            // An older Asterisk, or one without the module (chan_pjsip, res_pjsip_notify).
+            a if crate::hub::lock(&shared.unknown).contains(a) => {
+                return error(out, id, "Invalid/unknown command")
+            }
             _ => {}
         }
         match action.as_str() {

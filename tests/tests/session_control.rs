@@ -220,6 +220,11 @@ async fn every_command_fails_with_a_typed_error_where_it_cannot_work() {
         Err(Error::InvalidArgument(_))
     ));
     assert!(matches!(s.pickup("999", &ring).await, Err(Error::UnknownDevice(_))));
+    // A PBX without the action (no res_pjsip_notify) is not set up for the command.
+    sim.set_action_known("PJSIPNotify", false);
+    assert!(matches!(s.retrieve(&talk, "103").await, Err(Error::NotAllowed(_))), "checked first");
+    assert!(matches!(s.hold(&talk, "103").await, Err(Error::Unsupported(_))));
+    sim.set_action_known("PJSIPNotify", true);
     // The PBX refuses: its message comes through.
     for action in ["Originate", "Hangup", "PJSIPNotify", "BlindTransfer", "DBPut"] {
         sim.set_action_allowed(action, false);
