@@ -170,6 +170,9 @@ async fn run(
 ) {
     let mut ready = Some(ready);
     let mut buf = Vec::new();
+    // The task's own sender: the hot path sends without taking the lock `close` uses. When
+    // the session closes, the task is aborted and this clone goes with it.
+    let Some(tx) = lock(&shared.events).clone() else { return };
     // A resync that failed while the link stayed up (the PBX was too slow to list) is
     // tried again, so the model does not keep ghosts until the next reconnect.
     let mut retry: Option<tokio::time::Instant> = None;
@@ -192,7 +195,8 @@ async fn run(
                 }
                 lock(&shared.model).tracker.apply_into(&m, &mut buf);
                 for e in buf.drain(..) {
-                    shared.emit(e);
+                    // No subscriber is not an error: the model keeps the state.
+                    let _ = tx.send(e);
                 }
             }
             LinkEvent::Up { reconnected, .. } => {
