@@ -66,7 +66,7 @@ pub(crate) async fn run(url: &str, limit: Duration) -> ctilink::Result<Seen> {
 
 #[allow(dead_code)] // `main` is unused when a test includes this file as a module.
 #[tokio::main]
-async fn main() -> ctilink::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::args().nth(1) {
         Some(url) => {
             run(&url, Duration::from_secs(3600)).await?;
@@ -77,9 +77,7 @@ async fn main() -> ctilink::Result<()> {
                 answer_delay: Duration::from_millis(500),
                 ..Default::default()
             };
-            let sim = ctilink_sim::Simulator::start(cfg, ([127, 0, 0, 1], 0).into())
-                .await
-                .map_err(|e| ctilink::Error::Connect { addr: "127.0.0.1:0".into(), reason: e.to_string() })?;
+            let sim = ctilink_sim::Simulator::start(cfg, ([127, 0, 0, 1], 0).into()).await?;
             let caller = sim.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(300)).await;

@@ -44,7 +44,7 @@ pub(crate) async fn run(url: &str, from: &str, to: &str, limit: Duration) -> cti
 
 #[allow(dead_code)] // `main` is unused when a test includes this file as a module.
 #[tokio::main]
-async fn main() -> ctilink::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [url, from, to] => {
@@ -57,9 +57,7 @@ async fn main() -> ctilink::Result<()> {
                 answer_delay: Duration::from_millis(1000),
                 ..Default::default()
             };
-            let sim = ctilink_sim::Simulator::start(cfg, ([127, 0, 0, 1], 0).into())
-                .await
-                .map_err(|e| ctilink::Error::Connect { addr: "127.0.0.1:0".into(), reason: e.to_string() })?;
+            let sim = ctilink_sim::Simulator::start(cfg, ([127, 0, 0, 1], 0).into()).await?;
             run(&sim.url(), "100", "101", Duration::from_secs(10)).await?;
             sim.shutdown().await;
         }

@@ -46,7 +46,7 @@ pub(crate) async fn run(url: &str, count: usize, limit: Duration) -> ctilink::Re
 
 #[allow(dead_code)] // `main` is unused when a test includes this file as a module.
 #[tokio::main]
-async fn main() -> ctilink::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::args().nth(1) {
         Some(url) => {
             run(&url, usize::MAX, Duration::from_secs(24 * 3600)).await?;
@@ -57,9 +57,7 @@ async fn main() -> ctilink::Result<()> {
                 answer_delay: Duration::from_millis(500),
                 ..Default::default()
             };
-            let sim = ctilink_sim::Simulator::start(cfg, ([127, 0, 0, 1], 0).into())
-                .await
-                .map_err(|e| ctilink::Error::Connect { addr: "127.0.0.1:0".into(), reason: e.to_string() })?;
+            let sim = ctilink_sim::Simulator::start(cfg, ([127, 0, 0, 1], 0).into()).await?;
             let caller = sim.clone();
             tokio::spawn(async move {
                 for (from, to) in [("101", "100"), ("103", "102")] {

@@ -215,23 +215,13 @@ impl SimHandle {
     /// Refuses `action` (any case) with `Permission denied`, as Asterisk does for an AMI
     /// user without the write permission it needs; `false` allows it again.
     pub fn set_action_allowed(&self, action: &str, allowed: bool) {
-        let mut denied = lock(&self.shared.denied);
-        if allowed {
-            denied.remove(&action.to_ascii_lowercase());
-        } else {
-            denied.insert(action.to_ascii_lowercase());
-        }
+        mark(&self.shared.denied, action, !allowed);
     }
 
     /// Makes the PBX not know `action` (any case): it answers `Invalid/unknown command`,
     /// as an Asterisk without the module that provides it does. `true` brings it back.
     pub fn set_action_known(&self, action: &str, known: bool) {
-        let mut unknown = lock(&self.shared.unknown);
-        if known {
-            unknown.remove(&action.to_ascii_lowercase());
-        } else {
-            unknown.insert(action.to_ascii_lowercase());
-        }
+        mark(&self.shared.unknown, action, !known);
     }
 
     /// The phone registers again (`true`) or goes away (`false`, as if unplugged): its
@@ -350,6 +340,17 @@ impl SimHandle {
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+}
+
+/// Puts `action` (compared in lower case, as the session dispatches) in or out of `set`.
+fn mark(set: &Mutex<std::collections::HashSet<String>>, action: &str, member: bool) {
+    let action = action.to_ascii_lowercase();
+    let mut set = lock(set);
+    if member {
+        set.insert(action);
+    } else {
+        set.remove(&action);
     }
 }
 

@@ -51,6 +51,23 @@ pub mod live {
         Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator starts")
     }
 
+    /// Actions a `Session` sends while connecting: `Login`, then the three state lists.
+    pub const SESSION_CONNECT_ACTIONS: u64 = 4;
+
+    /// Waits until a program connecting to `sim` has sent its first `actions` actions (its
+    /// login and the lists it reads before it listens), and then a moment for it to
+    /// subscribe, so that it sees what the test does next.
+    pub async fn until_ready(sim: &SimHandle, actions: u64) {
+        let sent = tokio::time::timeout(Duration::from_secs(10), async {
+            while sim.actions_received() < actions {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(sent.is_ok(), "the program sent {} of {actions} actions", sim.actions_received());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     /// A session's events, kept so that a failing test can show what it saw.
     #[derive(Debug)]
     pub struct Watch {

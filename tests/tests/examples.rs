@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use ctilink_sim::{SimConfig, Simulator};
+use ctilink_tests::live::{until_ready, SESSION_CONNECT_ACTIONS};
 
 #[path = "../../examples/rust/ami_monitor.rs"]
 mod ami_monitor;
@@ -35,15 +36,6 @@ async fn start(cfg: SimConfig) -> ctilink_sim::SimHandle {
     Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("sim")
 }
 
-/// Waits until an example has logged in and had time to subscribe to events (it does
-/// right after `Session::connect` returns), so that it sees what the test does next.
-async fn until_listening(sim: &ctilink_sim::SimHandle) {
-    while sim.logins() == 0 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-}
-
 #[tokio::test]
 async fn ami_monitor_sees_a_call_ring_connect_and_end() {
     let cfg = SimConfig {
@@ -54,11 +46,8 @@ async fn ami_monitor_sees_a_call_ring_connect_and_end() {
     let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("sim");
     let caller = sim.clone();
     tokio::spawn(async move {
-        // Wait until the example has logged in, so it sees the whole call.
-        while caller.logins() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Login and ExtensionStateList: then the example listens and sees the whole call.
+        until_ready(&caller, 2).await;
         caller.place_call("101", "100").expect("call");
         tokio::time::sleep(Duration::from_millis(400)).await;
         caller.hangup_all();
@@ -83,10 +72,7 @@ async fn call_model_example_follows_a_call_from_ringing_to_cleared() {
     let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("sim");
     let caller = sim.clone();
     tokio::spawn(async move {
-        while caller.logins() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        until_ready(&caller, SESSION_CONNECT_ACTIONS).await;
         caller.place_call("101", "100").expect("call");
         tokio::time::sleep(Duration::from_millis(400)).await;
         caller.hangup_all();
@@ -158,7 +144,7 @@ async fn incoming_call_pops_up_the_caller_at_the_ringing_phone() {
     let sim = start(cfg).await;
     let driver = sim.clone();
     tokio::spawn(async move {
-        until_listening(&driver).await;
+        until_ready(&driver, SESSION_CONNECT_ACTIONS).await;
         driver.place_call("101", "100").expect("call 1");
         driver.place_call("103", "102").expect("call 2");
     });
@@ -179,7 +165,7 @@ async fn busy_lamp_field_shows_the_snapshot_then_each_change() {
     assert!(sim.answer_ext("103"));
     let driver = sim.clone();
     tokio::spawn(async move {
-        until_listening(&driver).await;
+        until_ready(&driver, SESSION_CONNECT_ACTIONS).await;
         driver.place_call("101", "100").expect("call");
         assert!(driver.answer_ext("100"));
         assert!(driver.hangup_ext("101"));
