@@ -327,6 +327,13 @@ impl ChannelMirror {
                 }
             }
         }
+        if event_is(msg, &["Rename"]) {
+            // The channel is known by its new name from now on: a Local half renamed to a
+            // phone's channel (a masquerade's Rename) is a phone's channel for the tracker.
+            if let (Some(uid), Some(new)) = (value(msg, "Uniqueid"), value(msg, "Newname")) {
+                refs.push((uid, Some(new)));
+            }
+        }
         for (uid, name) in refs {
             self.note(&uid, name);
         }
@@ -1224,4 +1231,36 @@ fn harness_checks_what_is_left_after_hangups() {
     assert!(h.mirror.pending.is_empty());
     h.expect_no_calls().unwrap_or_else(|f| panic!("{f}"));
     h.expect_no_channels().unwrap_or_else(|f| panic!("{f}"));
+}
+
+/// Found by the mutation property: a Local half renamed to a phone's channel, then up. The
+/// tracker rightly keeps the phone's call open; the harness must see that channel as a
+/// phone's and not expect the call to be gone.
+#[test]
+fn a_local_channel_renamed_to_a_phone_is_a_phone() {
+    let msgs = [
+        ami(&[
+            ("Event", "Newchannel"),
+            ("Channel", "Local/259@default-00000000;1"),
+            ("ChannelState", "0"),
+            ("Exten", "259"),
+            ("Context", "default"),
+            ("Uniqueid", "1414510600.0"),
+        ]),
+        ami(&[
+            ("Event", "Rename"),
+            ("Channel", "Local/259@default-00000000;1"),
+            ("Newname", "SIP/ddddd-00000000"),
+            ("Uniqueid", "1414510600.0"),
+        ]),
+        ami(&[
+            ("Event", "Newstate"),
+            ("Channel", "Local/259@default-00000000;1"),
+            ("ChannelState", "6"),
+            ("CallerIDNum", "259"),
+            ("CallerIDName", "S F"),
+            ("Uniqueid", "1414510600.0"),
+        ]),
+    ];
+    check_stream(&msgs, Ending::AsIs).unwrap_or_else(|f| panic!("{f}"));
 }
