@@ -12,6 +12,11 @@ if [ ! -d "$CTILINK_VECTORS/ami/real" ]; then
 fi
 echo "== vectors: $CTILINK_VECTORS"
 
+# Property tests draw their cases from a seed. A fixed one makes this gate reproducible (a
+# red run can be replayed exactly); unset it, or pick another, to explore new cases.
+export PROPTEST_RNG_SEED="${PROPTEST_RNG_SEED:-20261126}"
+echo "== property-test seed: $PROPTEST_RNG_SEED"
+
 echo "== format"
 cargo fmt --all -- --check
 
