@@ -10,10 +10,14 @@ use crate::model::{CallId, DeviceId};
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command {
-    /// Click-to-dial: ring `from`, and when it answers, call `to`.
+    /// Click-to-dial: ring `from`, and when it answers, call `to`. `id` is the id the new
+    /// call gets; the link picks one ([`CallId::generate`]) when it is `None`. A host that
+    /// must hold the call's id before the command completes (a TAPI provider's
+    /// `lineMakeCall`) passes its own.
     MakeCall {
         from: DeviceId,
         to: String,
+        id: Option<CallId>,
     },
     Answer {
         call: CallId,
@@ -119,9 +123,10 @@ impl Command {
     /// and free of characters that would break a protocol line, digits are DTMF digits.
     pub fn validate(&self) -> Result<()> {
         match self {
-            Command::MakeCall { from, to } => {
+            Command::MakeCall { from, to, id } => {
                 device(from)?;
-                number(to)
+                number(to)?;
+                id.as_ref().map_or(Ok(()), new_call_id)
             }
             Command::Answer { call: c, device: d }
             | Command::ClearConnection { call: c, device: d }
@@ -179,6 +184,20 @@ fn call(c: &CallId) -> Result<()> {
     token("call id", c.as_str())
 }
 
+/// An id for a new call: it becomes the PBX channel's Uniqueid, so only characters that
+/// every Asterisk version keeps as they are.
+fn new_call_id(c: &CallId) -> Result<()> {
+    call(c)?;
+    let s = c.as_str();
+    if s.len() > 64 {
+        return Err(Error::InvalidArgument("a new call id is at most 64 bytes".into()));
+    }
+    if let Some(bad) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c))) {
+        return Err(Error::InvalidArgument(format!("call id {s:?} contains {bad:?}")));
+    }
+    Ok(())
+}
+
 /// A number to dial: digits, `*`, `#`, `+`, and letters (SIP users, vanity numbers).
 fn number(n: &str) -> Result<()> {
     token("number", n)?;
@@ -204,7 +223,7 @@ mod tests {
     use super::*;
 
     fn make_call(from: &str, to: &str) -> Command {
-        Command::MakeCall { from: from.into(), to: to.into() }
+        Command::MakeCall { from: from.into(), to: to.into(), id: None }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ctilink::model::FailureReason;
-use ctilink::{ConnectionState, Error, Event, LinkStatus, Session, SessionOptions};
+use ctilink::{CallId, Command, ConnectionState, Error, Event, LinkStatus, Outcome, Session, SessionOptions};
 use ctilink_tests::live::{fast_office, is, start_sim, Watch};
 
 async fn session(sim: &ctilink_sim::SimHandle) -> Session {
@@ -238,4 +238,26 @@ fn session_and_streams_can_cross_threads() {
     shareable::<Session>();
     movable::<ctilink::EventStream>();
     movable::<ctilink::Error>();
+}
+
+#[tokio::test]
+async fn make_call_with_a_chosen_id_uses_it_and_refuses_one_in_use_or_malformed() {
+    let sim = start_sim(fast_office()).await;
+    let s = session(&sim).await;
+    let mut w = Watch::new(&s);
+    let id = CallId::generate();
+    let cmd =
+        |to: &str, id: &CallId| Command::MakeCall { from: "100".into(), to: to.into(), id: Some(id.clone()) };
+    let out = s.execute(cmd("101", &id)).await.expect("make_call with an id");
+    assert_eq!(out, Outcome::Call(id.clone()), "the call has the id the host chose");
+    w.until("the user's phone rings under that id", |e| e.call() == Some(&id) && is(e, "delivered", "100"))
+        .await;
+    let again = s.execute(cmd("102", &id)).await;
+    assert!(matches!(again, Err(Error::NotAllowed(_))), "an id in use is refused: {again:?}");
+    for bad in ["a b", "x/y", "", &"9".repeat(65)] {
+        let r = s.execute(cmd("102", &CallId::new(bad))).await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{bad:?}: {r:?}");
+    }
+    s.clear_call(&id).await.expect("clear_call");
+    w.until("cleared", |e| e.call() == Some(&id) && e.kind() == "call_cleared").await;
 }

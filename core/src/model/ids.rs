@@ -2,7 +2,9 @@
 //! every event carries them and every binding copies them out.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
@@ -71,6 +73,20 @@ macro_rules! id_impls {
 
 id_impls!(CallId);
 id_impls!(DeviceId);
+
+impl CallId {
+    /// A fresh id for a call this process starts: random per process, then
+    /// `seconds.counter`, the shape of an Asterisk Uniqueid, so that the call model orders
+    /// it like the PBX's own. Unique within the process and, with high probability, across
+    /// the processes sharing one PBX.
+    pub fn generate() -> CallId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        static PREFIX: OnceLock<u32> = OnceLock::new();
+        let prefix = *PREFIX.get_or_init(|| fastrand::u32(..));
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        CallId::new(&format!("ctilink{prefix:08x}-{secs}.{}", NEXT.fetch_add(1, Ordering::Relaxed)))
+    }
+}
 
 /// Splits an Asterisk channel name into its interface (`PJSIP/100`) and device id (`100`).
 ///

@@ -127,7 +127,7 @@ impl Session {
     /// `click_to_dial` while the user's phone rings, then `Originated`, `Delivered` at the
     /// destination, `Established` or `Failed`).
     pub async fn make_call(&self, from: impl AsRef<str>, to: impl AsRef<str>) -> Result<CallId> {
-        self.started(Command::MakeCall { from: dev(from), to: to.as_ref().to_owned() }).await
+        self.started(Command::MakeCall { from: dev(from), to: to.as_ref().to_owned(), id: None }).await
     }
 
     /// Answers a call ringing at `device` (needs phone control).

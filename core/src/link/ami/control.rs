@@ -4,9 +4,6 @@
 //! it, its connection is in a state the command applies to), so that a command that
 //! cannot work fails at once with a typed error instead of reaching the PBX.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use tokio::sync::broadcast;
 
 use super::{lock, AmiLink, PhoneControl};
@@ -24,7 +21,7 @@ pub(super) async fn execute(link: &AmiLink, cmd: Command) -> Result<Outcome> {
     }
     let accepted = Ok(Outcome::Accepted);
     match cmd {
-        Command::MakeCall { from, to } => make_call(link, &from, &to).await,
+        Command::MakeCall { from, to, id } => make_call(link, &from, &to, id).await,
         Command::Answer { call, device } => {
             connection(link, &call, &device, &[ConnectionState::Alerting], "answer")?;
             notify(link, &device, "talk", "answer").await.and(accepted)
@@ -91,16 +88,6 @@ async fn send(link: &AmiLink, action: Action) -> Result<Response> {
     }
 }
 
-/// A fresh Asterisk Uniqueid: random per process, then `seconds.counter` so that the
-/// call model orders it like the PBX's own.
-fn new_uniqueid() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let prefix = *PREFIX.get_or_init(|| fastrand::u32(..));
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    format!("ctilink{prefix:08x}-{secs}.{}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
 /// The device's interface (`PJSIP/100`): as the PBX reported it, else from the options.
 /// A device the PBX did not list is unknown, once the PBX has listed any.
 fn interface(link: &AmiLink, device: &DeviceId) -> Result<String> {
@@ -161,9 +148,14 @@ async fn notify(link: &AmiLink, device: &DeviceId, event: &str, what: &str) -> R
     send(link, action.field("Variable", format!("Event={event}"))).await
 }
 
-async fn make_call(link: &AmiLink, from: &DeviceId, to: &str) -> Result<Outcome> {
+async fn make_call(link: &AmiLink, from: &DeviceId, to: &str, id: Option<CallId>) -> Result<Outcome> {
     let channel = interface(link, from)?;
-    let id = new_uniqueid();
+    if let Some(id) = &id {
+        if link.model().tracker.call(id.as_str()).is_some() {
+            return Err(Error::NotAllowed(format!("call id {id} is already in use")));
+        }
+    }
+    let id = id.unwrap_or_else(CallId::generate).as_str().to_owned();
     let o = Originate {
         channel: channel.clone(),
         context: context(link, from),
@@ -174,7 +166,7 @@ async fn make_call(link: &AmiLink, from: &DeviceId, to: &str) -> Result<Outcome>
         caller_id: Some(format!("<{from}>")),
         timeout_ms: Some(link.shared.control.originate_timeout.as_millis() as u64),
         channel_id: Some(id.clone()),
-        other_channel_id: Some(new_uniqueid()),
+        other_channel_id: Some(CallId::generate().as_str().to_owned()),
         ..Originate::default()
     };
     let accepted = send(link, Action::originate(&o)).await?;
@@ -278,7 +270,7 @@ async fn pickup(link: &AmiLink, device: &DeviceId, target: &str) -> Result<()> {
         .field("Data", channel)
         .field("Async", "true")
         .field("Timeout", link.shared.control.originate_timeout.as_millis().to_string())
-        .field("ChannelId", new_uniqueid());
+        .field("ChannelId", CallId::generate().as_str().to_owned());
     send(link, action).await.map(drop)
 }
 
