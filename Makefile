@@ -1,5 +1,5 @@
 # One entry point for everything; `make test` is what CI runs (.ci/run).
-.PHONY: test demo lint unit bench fuzz peers
+.PHONY: test demo lint unit bench fuzz peers header
 
 test:
 	./scripts/test.sh
@@ -12,3 +12,7 @@ bench:
 
 peers:
 	./benches/peers/run.sh
+
+# Regenerates the C header from ffi/src with the pinned cbindgen (tests fail on drift).
+header:
+	cbindgen --quiet --config ffi/cbindgen.toml --crate ctilink-ffi --output include/ctilink.h ffi

@@ -26,6 +26,8 @@ pub fn vector_files(sub: &str, ext: &str) -> Vec<PathBuf> {
     files
 }
 
+pub mod native;
+
 pub mod live {
     //! A session against a simulator, and waiting for the events a test expects.
 

@@ -49,13 +49,16 @@ impl SessionOptions {
     /// - `astdb=1`: the PBX follows the AstDB convention for DND and forwarding;
     /// - `monitor=100,101`: only these devices' events;
     /// - `timeout_ms=10000`: how long a command waits for the PBX;
-    /// - `reconnect=0`: do not reconnect when the link drops.
+    /// - `reconnect=0`: do not reconnect when the link drops;
+    /// - `reconnect_ms=500`: the delay before the first reconnect attempt (it doubles up
+    ///   to 30 s while attempts fail).
     pub fn from_url(url: &str) -> Result<Self> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut control = ControlOptions::default();
         let mut monitor = None;
         let mut timeout = None;
         let mut reconnect = None;
+        let mut reconnect_delay = None;
         let mut rest = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -77,6 +80,9 @@ impl SessionOptions {
                 }
                 "timeout_ms" => timeout = Some(Duration::from_millis(v.parse().map_err(|_| bad())?)),
                 "reconnect" => reconnect = Some(flag(v).ok_or_else(bad)?),
+                "reconnect_ms" => {
+                    reconnect_delay = Some(Duration::from_millis(v.parse().map_err(|_| bad())?))
+                }
                 "context" | "technology" => return Err(bad()),
                 _ => rest.push(pair),
             }
@@ -91,8 +97,15 @@ impl SessionOptions {
         if let Some(t) = timeout {
             o.set_action_timeout(t);
         }
-        if let Some(r) = reconnect {
-            o.set_reconnect(ReconnectPolicy { enabled: r, ..ReconnectPolicy::default() });
+        if reconnect.is_some() || reconnect_delay.is_some() {
+            let d = ReconnectPolicy::default();
+            let initial = reconnect_delay.unwrap_or(d.initial);
+            o.set_reconnect(ReconnectPolicy {
+                enabled: reconnect.unwrap_or(true),
+                initial,
+                max: d.max.max(initial),
+                ..d
+            });
         }
         Ok(o)
     }
@@ -150,6 +163,22 @@ mod tests {
         assert_eq!(c.auth, crate::ami::AuthMethod::Md5);
         assert_eq!(c.action_timeout, Duration::from_millis(2500));
         assert_eq!(c.port, 5038);
+    }
+
+    #[test]
+    fn reconnect_parameters_shape_the_policy() {
+        let policy = |url: &str| {
+            let o = SessionOptions::from_url(url).expect("url");
+            let Transport::Ami(c) = o.transport;
+            c.reconnect
+        };
+        let p = policy("ami://a:b@h?reconnect_ms=3000");
+        assert!(p.enabled);
+        assert_eq!(p.initial, Duration::from_secs(3));
+        let p = policy("ami://a:b@h?reconnect_ms=90000");
+        assert_eq!(p.max, Duration::from_secs(90), "the cap is never below the first delay");
+        assert!(!policy("ami://a:b@h?reconnect=0").enabled);
+        assert!(SessionOptions::from_url("ami://a:b@h?reconnect_ms=soon").is_err());
     }
 
     #[test]
