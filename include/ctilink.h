@@ -140,6 +140,36 @@ typedef uint32_t ctilink_result;
 #endif // __cplusplus
 
 /**
+ * How a click-to-dial ended; `PENDING` while it goes on.
+ */
+enum ctilink_dial_outcome
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  CTILINK_DIAL_OUTCOME_PENDING = 0,
+  /**
+   * The destination answered.
+   */
+  CTILINK_DIAL_OUTCOME_ANSWERED = 1,
+  /**
+   * The destination (or the user's own phone) was busy.
+   */
+  CTILINK_DIAL_OUTCOME_BUSY = 2,
+  /**
+   * The destination, or the user's own phone, did not answer.
+   */
+  CTILINK_DIAL_OUTCOME_NO_ANSWER = 3,
+  /**
+   * Anything else: unknown number, unreachable, refused, congestion.
+   */
+  CTILINK_DIAL_OUTCOME_FAILED = 4,
+};
+#ifndef __cplusplus
+typedef uint32_t ctilink_dial_outcome;
+#endif // __cplusplus
+
+/**
  * What an event reports. `ctilink_event_json` gives every field of any type.
  */
 enum ctilink_event_type
@@ -318,6 +348,11 @@ typedef struct ctilink_call ctilink_call;
  * A device (extension) of a snapshot.
  */
 typedef struct ctilink_device ctilink_device;
+
+/**
+ * Follows one click-to-dial. Free with `ctilink_dial_progress_free`.
+ */
+typedef struct ctilink_dial_progress ctilink_dial_progress;
 
 /**
  * An event. Owned by the host after `ctilink_session_next_event` (free it with
@@ -503,6 +538,40 @@ ctilink_result ctilink_session_set_forwarding(const ctilink_session *session,
                                               uint32_t kind,
                                               const char *to,
                                               uint64_t *request_id);
+
+/**
+ * Starts following the call `call_id` that `ctilink_session_make_call` gave for a
+ * click-to-dial from device `from` to number `to` (all NUL-terminated).
+ */
+ctilink_result ctilink_dial_progress_new(const char *call_id,
+                                         const char *from,
+                                         const char *to,
+                                         ctilink_dial_progress **out);
+
+/**
+ * Feeds one event of the session (any event: those of other calls are ignored); returns
+ * the outcome once it is known, `PENDING` before. Link events are left to the host (the
+ * link may come back and the call go on).
+ */
+ctilink_dial_outcome ctilink_dial_progress_apply(ctilink_dial_progress *progress,
+                                                 const ctilink_event *event);
+
+/**
+ * The outcome if the host stops waiting now: the last failure seen (`BUSY` when the
+ * destination was busy and nothing else was tried), else `PENDING`.
+ */
+ctilink_dial_outcome ctilink_dial_progress_pending_failure(const ctilink_dial_progress *progress);
+
+/**
+ * Frees a dial progress. NULL is ignored.
+ */
+void ctilink_dial_progress_free(ctilink_dial_progress *progress);
+
+/**
+ * The outcome's word, as the CLI and every binding print it: `answered`, `busy`,
+ * `no-answer`, `failed` (`pending` for `PENDING`, `unknown` for other values). Static.
+ */
+const char *ctilink_dial_outcome_name(uint32_t outcome);
 
 /**
  * Frees an event from `ctilink_session_next_event`. NULL is ignored. Never call it on

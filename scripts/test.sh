@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Every test of every language, as a new user or CI runs it: `make test`.
-# Needs only what .ci/run installs; reads the shared vectors from $CTILINK_VECTORS
-# (default ../shared/vectors next to the repository).
+# Installs what is missing first (scripts/setup.sh); reads the shared vectors from
+# $CTILINK_VECTORS (default ../shared/vectors next to the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== tools (scripts/setup.sh installs what is missing)"
+./scripts/setup.sh
 
 export CTILINK_VECTORS="${CTILINK_VECTORS:-$(cd .. && pwd)/shared/vectors}"
 if [ ! -d "$CTILINK_VECTORS/ami/real" ]; then
@@ -26,7 +29,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== API docs build without warnings (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
-echo "== rust tests"
+echo "== rust tests, with the C ABI's: header drift, exported symbols, C programs and"
+echo "   examples under valgrind, the TSP shim (native mapping test and MinGW DLL build)"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"

@@ -132,7 +132,7 @@ impl ctilink_event {
         Box::new(ctilink_event { kind, body, calling_device, texts: t, json: OnceLock::new() })
     }
 
-    fn event(&self) -> Option<&Event> {
+    pub(crate) fn event(&self) -> Option<&Event> {
         match &self.body {
             Body::Event(e) => Some(e),
             _ => None,

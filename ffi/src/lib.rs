@@ -14,6 +14,7 @@
 mod boundary;
 mod codes;
 mod commands;
+mod dial;
 mod event;
 mod options;
 mod queue;

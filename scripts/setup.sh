@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the Rust toolchain, when it is missing: valgrind,
+# pkg-config and MinGW-w64 (C ABI tests, TSP build) from Debian's packages, the pinned
+# cbindgen (header check) from crates.io, Python's venv and Node.js. Idempotent and quick
+# when all is there; `make test` runs it first, and so does CI.
+set -euo pipefail
+
+apt_missing=()
+have() { command -v "$1" > /dev/null 2>&1; }
+have valgrind || apt_missing+=(valgrind)
+have pkg-config || apt_missing+=(pkg-config)
+have nm || apt_missing+=(binutils)
+have x86_64-w64-mingw32-gcc || apt_missing+=(gcc-mingw-w64-x86-64)
+[ -f /usr/share/mingw-w64/include/tspi.h ] || [ -f /usr/x86_64-w64-mingw32/include/tspi.h ] \
+    || apt_missing+=(mingw-w64-x86-64-dev)
+have python3 || apt_missing+=(python3)
+python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || apt_missing+=(python3-venv)
+have node || apt_missing+=(nodejs)
+have npm || apt_missing+=(npm)
+
+if [ ${#apt_missing[@]} -gt 0 ]; then
+    echo "== installing from Debian: ${apt_missing[*]}"
+    if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2> /dev/null; then sudo="sudo -n"; else
+        echo "missing: ${apt_missing[*]}; install them (apt-get install ${apt_missing[*]}) and rerun" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -qq "${apt_missing[@]}" > /dev/null \
+        || { $sudo apt-get update -qq > /dev/null && $sudo apt-get install -y -qq "${apt_missing[@]}" > /dev/null; }
+fi
+
+cbindgen_version="0.29.2"
+if [ "$(cbindgen --version 2> /dev/null)" != "cbindgen $cbindgen_version" ]; then
+    echo "== installing cbindgen $cbindgen_version (pinned: the committed header is its output)"
+    cargo install --quiet cbindgen --version "$cbindgen_version" --locked
+fi
