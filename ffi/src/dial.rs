@@ -92,10 +92,13 @@ pub extern "C" fn ctilink_dial_progress_apply(
 /// The outcome if the host stops waiting now: the last failure seen (`BUSY` when the
 /// destination was busy and nothing else was tried), else `PENDING`.
 #[no_mangle]
-pub extern "C" fn ctilink_dial_progress_pending_failure(progress: *const ctilink_dial_progress) -> ctilink_dial_outcome {
+pub extern "C" fn ctilink_dial_progress_pending_failure(
+    progress: *const ctilink_dial_progress,
+) -> ctilink_dial_outcome {
     guard_or(ctilink_dial_outcome::Pending, || {
         // SAFETY: the header's contract on `progress`.
-        unsafe { progress.as_ref() }.map_or(ctilink_dial_outcome::Pending, |p| p.inner.pending_failure().into())
+        unsafe { progress.as_ref() }
+            .map_or(ctilink_dial_outcome::Pending, |p| p.inner.pending_failure().into())
     })
 }
 

@@ -11,6 +11,9 @@
 //!    forgotten calls are not repeated, and at `RESYNCED` every call that still exists is
 //!    announced again. After `LAGGED`, the difference between what the host was told and
 //!    the model is made up: `CALL_CLEARED` for calls that are gone, `NEW_CALL` for new ones.
+//!    That happens once the backlog the stream kept is read (those events are older than
+//!    the model), and meanwhile clearing events of calls the host never heard of are
+//!    dropped, as after `LINK_DOWN`.
 
 use std::collections::VecDeque;
 
@@ -24,6 +27,9 @@ use foldhash::{HashMap, HashMapExt};
 pub(crate) const MAX_HELD: usize = 4096;
 /// Calls the host was told about; the tracker holds no more than this either.
 pub(crate) const MAX_ANNOUNCED: usize = 200_000;
+/// After a lag, the difference is made up at the latest after this many events (the
+/// stream's backlog is at most its capacity, 4096 by default).
+pub(crate) const CATCH_UP_LIMIT: usize = 8192;
 
 /// The answer to one request.
 #[derive(Debug)]
@@ -71,6 +77,9 @@ pub(crate) struct Sequencer {
     held: VecDeque<Event>,
     /// Between `LINK_DOWN` and `RESYNCED`.
     down: bool,
+    /// After `LAGGED`: how many more events may come before the difference is made up
+    /// even if the stream never runs dry.
+    catching_up: Option<usize>,
     out: VecDeque<Delivery>,
 }
 
@@ -133,11 +142,32 @@ impl Sequencer {
             Event::Lagged { .. } => {
                 self.out.push_back(Delivery::Event { event: ev, calling_device: None });
                 if !self.down {
-                    self.reconcile(model, true);
+                    self.catching_up = Some(CATCH_UP_LIMIT);
                 }
+                return;
             }
             _ if is_call_state(&ev) => self.call_event(ev, pending_starts, model),
             _ => self.out.push_back(Delivery::Event { event: ev, calling_device: None }),
+        }
+        if let Some(n) = self.catching_up {
+            if n <= 1 {
+                self.caught_up(model);
+            } else {
+                self.catching_up = Some(n - 1);
+            }
+        }
+    }
+
+    /// Whether a lag's difference is still to be made up (see [`Sequencer::caught_up`]).
+    pub(crate) fn catching_up(&self) -> bool {
+        self.catching_up.is_some()
+    }
+
+    /// The stream has no backlog left after a lag: make what the host was told match the
+    /// model.
+    pub(crate) fn caught_up(&mut self, model: &dyn Model) {
+        if self.catching_up.take().is_some() {
+            self.reconcile(model, true);
         }
     }
 
@@ -167,8 +197,9 @@ impl Sequencer {
             return;
         }
         let cleared = matches!(ev, Event::CallCleared { .. } | Event::ConnectionCleared { .. });
-        if self.down && cleared {
-            // The host forgot this call at LINK_DOWN.
+        if (self.down || self.catching_up.is_some()) && cleared {
+            // The host forgot this call at LINK_DOWN, or never heard of it (its first
+            // events were lost in a lag).
             return;
         }
         if pending_starts > 0 && !self.started_by.contains_key(&call) {
@@ -459,7 +490,14 @@ mod tests {
         s.event(delivered("old", "200"), 0, &m);
         drain(&mut s);
         s.event(Event::Lagged { missed: 12 }, 0, &m);
-        assert_eq!(drain(&mut s), ["lagged -", "call_cleared old", "new new req=0 current=true"]);
+        // The backlog: a call the host never heard of ends (dropped), another rings.
+        s.event(cleared("lost"), 0, &m);
+        s.event(delivered("new", "100"), 0, &m);
+        assert!(s.catching_up());
+        assert_eq!(drain(&mut s), ["lagged -", "new new req=0 current=false", "delivered new"]);
+        s.caught_up(&m);
+        assert!(!s.catching_up());
+        assert_eq!(drain(&mut s), ["call_cleared old"]);
         s.event(cleared("new"), 0, &m);
         assert_eq!(drain(&mut s), ["call_cleared new"]);
     }

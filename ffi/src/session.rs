@@ -103,6 +103,18 @@ async fn order_events(
                 return;
             }
         }
+        if seq.catching_up() && events_open {
+            // After a lag: read the stream's backlog first (older than the model), then
+            // make up the difference. A zero timeout polls the stream once.
+            match tokio::time::timeout(Duration::ZERO, events.next()).await {
+                Ok(Some(ev)) => {
+                    seq.event(ev, shared.pending_starts.load(Ordering::Acquire), &SessionModel(&shared))
+                }
+                Ok(None) => events_open = false,
+                Err(_) => seq.caught_up(&SessionModel(&shared)),
+            }
+            continue;
+        }
         tokio::select! {
             biased;
             c = completions.recv(), if completions_open => match c {

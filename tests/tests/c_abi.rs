@@ -90,3 +90,20 @@ async fn link_down_and_back() {
     p.expect_line("done", LONG).await;
     p.finish(LONG).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_that_falls_behind_is_made_consistent_again() {
+    let exe = compile_c("lag_test", &["tests/c/lag_test.c"]);
+    let sim = start_sim(fast_office()).await;
+    let mut p = Program::start(&exe, &[&sim.session_url()]);
+    p.expect_line("READY", LONG).await;
+    for (from, to) in [("100", "101"), ("102", "103"), ("104", "105"), ("106", "107")] {
+        sim.place_call(from, to).expect("call");
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(sim.hangup_ext("100") && sim.hangup_ext("104"), "two calls end");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    p.send_line("go").await;
+    p.expect_line("done", LONG).await;
+    p.finish(LONG).await;
+}
