@@ -94,6 +94,15 @@ async fn order_events(
     mut events: EventStream,
     mut completions: mpsc::UnboundedReceiver<Completion>,
 ) {
+    // However this task ends (even by a bug's panic), the host's readers must not wait for
+    // ever: the queue is ended when this guard is dropped.
+    struct EndOnDrop(Arc<Shared>);
+    impl Drop for EndOnDrop {
+        fn drop(&mut self) {
+            self.0.queue.end();
+        }
+    }
+    let _end = EndOnDrop(shared.clone());
     let mut seq = Sequencer::new();
     seq.start(&SessionModel(&shared));
     let (mut events_open, mut completions_open) = (true, true);
@@ -138,7 +147,6 @@ async fn order_events(
             return;
         }
     }
-    shared.queue.end();
 }
 
 /// Sends a request's completion exactly once: when the command finishes, or, if its task
@@ -231,6 +239,8 @@ impl ctilink_session {
 
 /// The event thread of a session with a callback.
 fn deliver(shared: Arc<Shared>, cb: Callback) {
+    // Before the first callback, so that a callback calling close is always recognised.
+    let _ = shared.event_thread.set(std::thread::current().id());
     loop {
         match shared.queue.pop(None) {
             Popped::Item(d) => {
@@ -310,10 +320,7 @@ pub extern "C" fn ctilink_session_connect(
         if let Some(cb) = shared.callback {
             let s = shared.clone();
             match std::thread::Builder::new().name("ctilink-events".into()).spawn(move || deliver(s, cb)) {
-                Ok(t) => {
-                    let _ = shared.event_thread.set(t.thread().id());
-                    thread = Some(t);
-                }
+                Ok(t) => thread = Some(t),
                 Err(e) => {
                     set_last_error(&format!("cannot start the event thread: {e}"));
                     return ctilink_result::Other;
