@@ -19,6 +19,21 @@ pub(crate) fn guard_or<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
+/// Reads an object the host holds a pointer to, which may be NULL: `fallback` for NULL
+/// and for a caught panic. Every accessor goes through it.
+///
+/// # Safety
+/// `p` is NULL or points to a live object of this library.
+pub(crate) unsafe fn with<O, T: Copy>(p: *const O, fallback: T, f: impl FnOnce(&O) -> T) -> T {
+    guard_or(fallback, || {
+        // SAFETY: per the contract, a non-NULL `p` is live.
+        match unsafe { p.as_ref() } {
+            Some(o) => f(o),
+            None => fallback,
+        }
+    })
+}
+
 /// Unwraps a `Result<T, ctilink_result>` inside a function returning `ctilink_result`.
 macro_rules! try_c {
     ($e:expr) => {

@@ -9,7 +9,7 @@ use std::os::raw::c_char;
 
 use ctilink_core::{CallId, DialOutcome, DialProgress};
 
-use crate::boundary::{guard, guard_or, try_c};
+use crate::boundary::{guard, guard_or, try_c, with};
 use crate::event::ctilink_event;
 use crate::result::ctilink_result;
 use crate::text::input;
@@ -95,11 +95,8 @@ pub extern "C" fn ctilink_dial_progress_apply(
 pub extern "C" fn ctilink_dial_progress_pending_failure(
     progress: *const ctilink_dial_progress,
 ) -> ctilink_dial_outcome {
-    guard_or(ctilink_dial_outcome::Pending, || {
-        // SAFETY: the header's contract on `progress`.
-        unsafe { progress.as_ref() }
-            .map_or(ctilink_dial_outcome::Pending, |p| p.inner.pending_failure().into())
-    })
+    // SAFETY: the header's contract on `progress`.
+    unsafe { with(progress, ctilink_dial_outcome::Pending, |p| p.inner.pending_failure().into()) }
 }
 
 /// Frees a dial progress. NULL is ignored.

@@ -9,7 +9,7 @@ use ctilink_core::model::tapi;
 use ctilink_core::{Call, CallId, DeviceId, Event, Outcome};
 use serde_json::json;
 
-use crate::boundary::guard_or;
+use crate::boundary::{guard_or, with};
 use crate::codes::{
     ctilink_connection_state, ctilink_device_state, ctilink_event_type, ctilink_failure_reason,
     ctilink_forward_kind,
@@ -180,20 +180,6 @@ impl ctilink_event {
     }
 }
 
-/// Reads an event that may be NULL; `fallback` for NULL and for a caught panic.
-///
-/// # Safety
-/// `ev` is NULL or a live event from this library.
-unsafe fn with<T: Copy>(ev: *const ctilink_event, fallback: T, f: impl FnOnce(&ctilink_event) -> T) -> T {
-    guard_or(fallback, || {
-        // SAFETY: per the contract, a non-NULL `ev` is a live event we handed out.
-        match unsafe { ev.as_ref() } {
-            Some(e) => f(e),
-            None => fallback,
-        }
-    })
-}
-
 /// A text field of a possibly NULL event.
 fn text(event: *const ctilink_event, index: usize) -> ctilink_str {
     // SAFETY: a non-NULL `event` is a live event (the header's contract).
@@ -216,10 +202,8 @@ pub extern "C" fn ctilink_event_free(event: *mut ctilink_event) {
 /// The event's type.
 #[no_mangle]
 pub extern "C" fn ctilink_event_get_type(event: *const ctilink_event) -> ctilink_event_type {
-    guard_or(ctilink_event_type::Other, || {
-        // SAFETY: a non-NULL `event` is a live event.
-        unsafe { event.as_ref() }.map_or(ctilink_event_type::Other, |e| e.kind)
-    })
+    // SAFETY: the header's contract on `event`.
+    unsafe { with(event, ctilink_event_type::Other, |e| e.kind) }
 }
 
 /// The event's kind as text, as in the JSON `event` field (`"delivered"`,

@@ -8,7 +8,7 @@ use std::os::raw::c_char;
 use ctilink_core::model::tapi;
 use ctilink_core::{Call, Device, ForwardKind, Snapshot};
 
-use crate::boundary::guard_or;
+use crate::boundary::{guard_or, with};
 use crate::codes::{ctilink_connection_state, ctilink_device_state, forward_kind};
 use crate::text::{ctilink_str, input, CText};
 
@@ -84,20 +84,6 @@ fn forward_slot(k: ForwardKind) -> usize {
         ForwardKind::Busy => 1,
         ForwardKind::NoAnswer => 2,
     }
-}
-
-/// Reads a possibly NULL pointer the host holds.
-///
-/// # Safety
-/// `p` is NULL or a live object of this library.
-unsafe fn with<O, T: Copy>(p: *const O, fallback: T, f: impl FnOnce(&O) -> T) -> T {
-    guard_or(fallback, || {
-        // SAFETY: per the contract, a non-NULL `p` is live.
-        match unsafe { p.as_ref() } {
-            Some(o) => f(o),
-            None => fallback,
-        }
-    })
 }
 
 /// Frees a snapshot and everything read from it. NULL is ignored.

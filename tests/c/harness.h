@@ -165,6 +165,15 @@ static inline ctilink_result wait_completion(ctilink_session *s, order_t *o, uin
     }
 }
 
+/* Reads the first event, which must announce a call that exists at connect; copies its id. */
+static inline void expect_existing_call(ctilink_session *s, order_t *o, char *call_out) {
+    ctilink_event *ev = next_checked(s, o, 5000);
+    CHECK(ctilink_event_get_type(ev) == CTILINK_EVENT_TYPE_NEW_CALL);
+    CHECK(ctilink_event_request_id(ev) == 0);
+    copy_str(call_out, CTILINK_CALL_ID_MAX, ctilink_event_call_id(ev));
+    ctilink_event_free(ev);
+}
+
 /* Tells the test driver a step was reached, and waits for its go-ahead line. */
 static inline void sync_with_driver(const char *step) {
     char line[64];

@@ -14,11 +14,9 @@ int main(int argc, char **argv) {
     CHECK(argc == 2);
     order_t order = {0};
     ctilink_session *s = connect_or_die(argv[1]);
-    ctilink_event *ev = next_checked(s, &order, 5000);
-    CHECK(ctilink_event_get_type(ev) == CTILINK_EVENT_TYPE_NEW_CALL);
     char call[CTILINK_CALL_ID_MAX];
-    copy_str(call, sizeof call, ctilink_event_call_id(ev));
-    ctilink_event_free(ev);
+    expect_existing_call(s, &order, call);
+    ctilink_event *ev = NULL;
 
     sync_with_driver("DROP");
     ev = wait_for(s, &order, CTILINK_EVENT_TYPE_LINK_DOWN, NULL, 10000);
