@@ -40,6 +40,13 @@ failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
 echo "== ctilink parse on every real capture (must report zero errors)"
 cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/*.ami "$CTILINK_VECTORS"/ami/asterisk20/*.ami > /dev/null
 
+echo "== python: the package in a fresh virtual environment, stubs, pytest, examples"
+python_summary="$(./scripts/test-python.sh 2>&1 | tee /dev/stderr | tail -1)" || {
+  echo "$python_summary"
+  echo "python tests failed" >&2
+  exit 1
+}
+
 echo "== benchmarks compile and run once"
 cargo bench -p ctilink --bench decode -- --test
 cargo bench -p ctilink --bench tracker -- --test
@@ -48,3 +55,4 @@ cargo bench -p ctilink-tests --bench session_commands -- --test
 
 echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"
+echo "$python_summary"
