@@ -179,7 +179,10 @@ impl Program {
     pub async fn finish(self, timeout: Duration) -> Vec<String> {
         let name = self.name.clone();
         let (code, output) = self.finish_with_status(timeout).await;
-        assert_eq!(code, 0, "{name} exited with {code} (99: valgrind found errors or leaks); printed {output:?}");
+        assert_eq!(
+            code, 0,
+            "{name} exited with {code} (99: valgrind found errors or leaks); printed {output:?}"
+        );
         output
     }
 
@@ -198,7 +201,12 @@ impl Program {
             Err(_) => panic!("{} did not end within {timeout:?}; it printed {:?}", self.name, self.output),
         };
         let log = std::fs::read_to_string(&self.valgrind_log).unwrap_or_default();
-        assert!(log.trim().is_empty(), "valgrind reported for {} (printed {:?}):\n{log}", self.name, self.output);
+        assert!(
+            log.trim().is_empty(),
+            "valgrind reported for {} (printed {:?}):\n{log}",
+            self.name,
+            self.output
+        );
         let code = status.code().unwrap_or_else(|| panic!("{} was killed: {status}", self.name));
         assert_ne!(code, 99, "valgrind found errors or leaks in {}", self.name);
         let _ = std::fs::remove_file(&self.valgrind_log);

@@ -20,7 +20,12 @@ async fn click_to_dial_prints_each_outcome_and_exits_with_its_code() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Each from its own phone: an answered call stays up after the example ends.
-    let cases = [("100", "101", "answered", 0), ("104", "103", "busy", 3), ("105", "108", "no-answer", 4), ("106", "555", "failed", 1)];
+    let cases = [
+        ("100", "101", "answered", 0),
+        ("104", "103", "busy", 3),
+        ("105", "108", "no-answer", 4),
+        ("106", "555", "failed", 1),
+    ];
     for (from, to, word, code) in cases {
         let p = Program::start(&exe, &[&sim.url(), from, to]);
         let (status, out) = p.finish_with_status(LONG).await;
@@ -46,7 +51,10 @@ async fn monitor_shows_the_extensions_and_an_incoming_call() {
     let out = p.finish(LONG).await;
     let delivered = out.iter().find(|l| l.starts_with("delivered") && l.contains("device=100"));
     assert!(delivered.is_some_and(|l| l.contains("caller=101")), "{out:#?}");
-    assert!(out.iter().any(|l| l.starts_with("device_state") && l.contains("device=100 state=ringing")), "{out:#?}");
+    assert!(
+        out.iter().any(|l| l.starts_with("device_state") && l.contains("device=100 state=ringing")),
+        "{out:#?}"
+    );
     let total = out.last().and_then(|l| l.strip_suffix(" events")).and_then(|n| n.parse::<usize>().ok());
     assert_eq!(total, Some(out.len() - 12), "every event printed is counted: {out:#?}");
 }
