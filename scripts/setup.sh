@@ -11,6 +11,7 @@ have valgrind || apt_missing+=(valgrind)
 have pkg-config || apt_missing+=(pkg-config)
 have nm || apt_missing+=(binutils)
 have x86_64-w64-mingw32-gcc || apt_missing+=(gcc-mingw-w64-x86-64)
+have x86_64-w64-mingw32-dlltool || apt_missing+=(binutils-mingw-w64-x86-64)
 [ -f /usr/share/mingw-w64/include/tspi.h ] || [ -f /usr/x86_64-w64-mingw32/include/tspi.h ] \
     || apt_missing+=(mingw-w64-x86-64-dev)
 have python3 || apt_missing+=(python3)

@@ -27,6 +27,8 @@ pub struct ctilink_event {
     body: Body,
     /// The device that placed the event's call, for the per-line TAPI view.
     calling_device: Option<DeviceId>,
+    /// The transferring device leaving its transferred call (see `Delivery::Event`).
+    transferred_away: bool,
     texts: TextTable,
     json: OnceLock<CText>,
 }
@@ -56,8 +58,10 @@ const NAME: usize = 12;
 impl ctilink_event {
     pub(crate) fn new(d: Delivery) -> Box<ctilink_event> {
         let mut t = TextTable::default();
+        let mut away = false;
         let (kind, body, calling_device) = match d {
-            Delivery::Event { event, calling_device } => {
+            Delivery::Event { event, calling_device, transferred_away } => {
+                away = transferred_away;
                 (ctilink_event_type::of(&event), Body::Event(event), calling_device)
             }
             Delivery::NewCall(n) => {
@@ -129,7 +133,14 @@ impl ctilink_event {
             Body::Event(Event::Presence { presence, .. }) => presence,
             _ => "",
         });
-        Box::new(ctilink_event { kind, body, calling_device, texts: t, json: OnceLock::new() })
+        Box::new(ctilink_event {
+            kind,
+            body,
+            calling_device,
+            transferred_away: away,
+            texts: t,
+            json: OnceLock::new(),
+        })
     }
 
     pub(crate) fn event(&self) -> Option<&Event> {
@@ -173,6 +184,8 @@ impl ctilink_event {
     pub(crate) fn line_call_state(&self, line: &str) -> Option<(u32, u32)> {
         let is_calling = self.calling_device.as_ref().is_some_and(|d| d.as_str() == line);
         match &self.body {
+            // The call goes on between the others: only the transferring line sees it end.
+            Body::Event(e) if self.transferred_away && e.device().map(|d| d.as_str()) != Some(line) => None,
             Body::Event(e) => tapi::line_call_state(e, &DeviceId::new(line), is_calling),
             Body::NewCall(n) => n.current.as_ref().and_then(|c| Self::line_state_in(c, line)),
             Body::Completed { .. } => None,
@@ -468,5 +481,35 @@ pub extern "C" fn ctilink_event_missed(event: *const ctilink_event) -> u64 {
             Some(Event::Lagged { missed }) => *missed,
             _ => 0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ctilink_core::ConnectionState;
+
+    use super::*;
+
+    #[test]
+    fn after_a_transfer_only_the_transferring_line_sees_the_call_end() {
+        let left = |away| {
+            ctilink_event::new(Delivery::Event {
+                event: Event::ConnectionCleared {
+                    call: CallId::new("t"),
+                    device: DeviceId::new("200"),
+                    channel: "PJSIP/200-1".into(),
+                    state: ConnectionState::Null,
+                    previous: ConnectionState::Connected,
+                    cause: None,
+                },
+                calling_device: Some(DeviceId::new("100")),
+                transferred_away: away,
+            })
+        };
+        let ev = left(true);
+        assert_eq!(ev.line_call_state("200"), Some((tapi::LINECALLSTATE_IDLE, 0)));
+        assert_eq!(ev.line_call_state("100"), None, "the call goes on for the transferred party");
+        let ev = left(false);
+        assert_eq!(ev.line_call_state("100").map(|s| s.0), Some(tapi::LINECALLSTATE_DISCONNECTED));
     }
 }

@@ -58,7 +58,13 @@ pub(crate) struct NewCall {
 #[derive(Debug)]
 pub(crate) enum Delivery {
     NewCall(NewCall),
-    Event { event: Event, calling_device: Option<DeviceId> },
+    Event {
+        event: Event,
+        calling_device: Option<DeviceId>,
+        /// A `CONNECTION_CLEARED` of the device that just transferred the call: the call
+        /// goes on for the others, so their lines do not see it disconnected.
+        transferred_away: bool,
+    },
     Completed(Completion),
 }
 
@@ -74,6 +80,8 @@ pub(crate) struct Sequencer {
     announced: HashMap<CallId, Option<DeviceId>>,
     /// Calls started by a completed request, not announced yet.
     started_by: HashMap<CallId, u64>,
+    /// Calls just transferred, and the device that transferred each (until it leaves).
+    transferring: HashMap<CallId, DeviceId>,
     held: VecDeque<Event>,
     /// Between `LINK_DOWN` and `RESYNCED`.
     down: bool,
@@ -128,8 +136,13 @@ impl Sequencer {
         match &ev {
             Event::LinkDown { .. } => {
                 self.release_held(usize::MAX, 0, model);
-                self.out.push_back(Delivery::Event { event: ev, calling_device: None });
+                self.out.push_back(Delivery::Event {
+                    event: ev,
+                    calling_device: None,
+                    transferred_away: false,
+                });
                 self.announced.clear();
+                self.transferring.clear();
                 self.down = true;
             }
             Event::Resynced { .. } => {
@@ -137,17 +150,29 @@ impl Sequencer {
                     self.reconcile(model, false);
                     self.down = false;
                 }
-                self.out.push_back(Delivery::Event { event: ev, calling_device: None });
+                self.out.push_back(Delivery::Event {
+                    event: ev,
+                    calling_device: None,
+                    transferred_away: false,
+                });
             }
             Event::Lagged { .. } => {
-                self.out.push_back(Delivery::Event { event: ev, calling_device: None });
+                self.out.push_back(Delivery::Event {
+                    event: ev,
+                    calling_device: None,
+                    transferred_away: false,
+                });
                 if !self.down {
                     self.catching_up = Some(CATCH_UP_LIMIT);
                 }
                 return;
             }
             _ if is_call_state(&ev) => self.call_event(ev, pending_starts, model),
-            _ => self.out.push_back(Delivery::Event { event: ev, calling_device: None }),
+            _ => self.out.push_back(Delivery::Event {
+                event: ev,
+                calling_device: None,
+                transferred_away: false,
+            }),
         }
         if let Some(n) = self.catching_up {
             if n <= 1 {
@@ -190,10 +215,22 @@ impl Sequencer {
                 *known = calling_device_of(&ev);
             }
             let calling_device = known.clone();
-            if matches!(ev, Event::CallCleared { .. }) {
-                self.announced.remove(&call);
+            let mut transferred_away = false;
+            match &ev {
+                Event::CallCleared { .. } => {
+                    self.announced.remove(&call);
+                    self.transferring.remove(&call);
+                }
+                Event::Transferred { transferring, .. } if self.transferring.len() < MAX_HELD => {
+                    self.transferring.insert(call.clone(), transferring.device.clone());
+                }
+                Event::ConnectionCleared { device, .. } if self.transferring.get(&call) == Some(device) => {
+                    self.transferring.remove(&call);
+                    transferred_away = true;
+                }
+                _ => {}
             }
-            self.out.push_back(Delivery::Event { event: ev, calling_device });
+            self.out.push_back(Delivery::Event { event: ev, calling_device, transferred_away });
             return;
         }
         let cleared = matches!(ev, Event::CallCleared { .. } | Event::ConnectionCleared { .. });
@@ -285,7 +322,7 @@ impl Sequencer {
             for id in gone {
                 let calling_device = self.announced.remove(&id).flatten();
                 let event = Event::CallCleared { call: id, cause: None, answered: false, merged_into: None };
-                self.out.push_back(Delivery::Event { event, calling_device });
+                self.out.push_back(Delivery::Event { event, calling_device, transferred_away: false });
             }
         }
         for c in calls {
@@ -481,6 +518,49 @@ mod tests {
                 "resynced -"
             ]
         );
+    }
+
+    #[test]
+    fn the_transferring_device_leaving_is_marked_so_other_lines_go_on() {
+        let m = Calls::default();
+        let mut s = Sequencer::new();
+        let ep = |d: &str| ctilink_core::model::Endpoint {
+            device: DeviceId::new(d),
+            channel: format!("PJSIP/{d}-1"),
+        };
+        let left = |d: &str| Event::ConnectionCleared {
+            call: CallId::new("t"),
+            device: DeviceId::new(d),
+            channel: format!("PJSIP/{d}-1"),
+            state: ConnectionState::Null,
+            previous: ConnectionState::Connected,
+            cause: None,
+        };
+        s.event(delivered("t", "200"), 0, &m);
+        s.event(
+            Event::Transferred {
+                call: CallId::new("t"),
+                kind: ctilink_core::model::TransferKind::Blind,
+                transferring: ep("200"),
+                transferred: ep("100"),
+                targets: vec![ep("300")],
+                secondary_call: None,
+                caller: Party::new("100", ""),
+            },
+            0,
+            &m,
+        );
+        s.event(left("200"), 0, &m);
+        s.event(left("300"), 0, &m);
+        let away: Vec<bool> = std::iter::from_fn(|| s.pop())
+            .filter_map(|d| match d {
+                Delivery::Event { event: Event::ConnectionCleared { .. }, transferred_away, .. } => {
+                    Some(transferred_away)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(away, [true, false], "only the transferring device's leaving is marked");
     }
 
     #[test]
