@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use ctilink::ami::Decoder;
+use ctilink::ami::{Decoder, Limits};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -166,7 +166,7 @@ async fn write_some<W: AsyncWrite + Unpin>(wr: &mut W, out: &[u8]) -> io::Result
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(io: S, mut conn: Conn) {
     let (mut rd, mut wr) = tokio::io::split(io);
     let mut session = Session::new(conn.id, conn.peer, conn.local);
-    let mut decoder = Decoder::default();
+    let mut decoder = Decoder::for_actions(Limits::default());
     let mut rbuf = BytesMut::with_capacity(8 * 1024);
     let mut out = BytesMut::with_capacity(8 * 1024);
     out.extend_from_slice(BANNER);

@@ -117,6 +117,9 @@ pub struct Decoder {
     scan: usize,
     fields: Vec<FieldSpan>,
     opened: Opened,
+    /// Reading what a client sends (a server's side): only `Action:` opens a message, and
+    /// `Event:` or `Response:` are ordinary fields of an action.
+    reads_actions: bool,
     follows: Follows,
     /// A header-only `Response: Follows` was emitted: its output may come as a
     /// block of its own (in two-way captures, after the client's next actions).
@@ -148,11 +151,21 @@ impl Decoder {
             scan: 0,
             fields: Vec::with_capacity(16),
             opened: Opened::None,
+            reads_actions: false,
             follows: Follows::No,
             detached_output: false,
             consumed: 0,
             skipped: 0,
         }
+    }
+
+    /// A decoder for a server reading a client's actions (the simulator's side of AMI).
+    /// The PBX's stream needs the missing-blank-line rule (an `Event:` line inside a
+    /// message starts the next one); a client's actions do not, and some clients send an
+    /// `Event:` field inside `Login` (the npm asterisk-manager sorts its keys, putting
+    /// `Action` last), which that rule would cut in two.
+    pub fn for_actions(limits: Limits) -> Self {
+        Self { reads_actions: true, ..Self::new(limits) }
     }
 
     /// Bytes of junk skipped in front of a message start (e.g. `[218 bytes missing
@@ -454,6 +467,9 @@ impl Decoder {
     /// field and the free-form headers of a `UserEvent`.
     fn starts_new_message(&self, key: &[u8]) -> bool {
         let opened = self.opened;
+        if self.reads_actions {
+            return key.eq_ignore_ascii_case(b"Action") && opened == Opened::Action;
+        }
         if key.eq_ignore_ascii_case(b"Event") {
             return opened != Opened::None;
         }
@@ -472,6 +488,12 @@ impl Decoder {
     }
 
     fn note_key(&mut self, key: &[u8], value: &[u8]) {
+        if self.reads_actions {
+            if self.opened == Opened::None && key.eq_ignore_ascii_case(b"Action") {
+                self.opened = Opened::Action;
+            }
+            return;
+        }
         match self.opened {
             Opened::None => {
                 if key.eq_ignore_ascii_case(b"Event") {
@@ -724,6 +746,23 @@ mod tests {
         let ms = messages(b"Event: A\r\nX: 1\r\nEvent: B\r\nY: 2\r\n\r\n");
         assert_eq!(ms.len(), 2);
         assert_eq!(ms[1].event(), Some("B"));
+    }
+
+    #[test]
+    fn an_action_may_carry_event_fields_in_any_order() {
+        let mut d = Decoder::for_actions(Limits::default());
+        let mut buf = BytesMut::from(
+            &b"ActionID: 1\r\nEvent: on\r\nSecret: s\r\nUsername: u\r\naction: login\r\n\r\nAction: Ping\r\nAction: Ping\r\n\r\n"[..],
+        );
+        let mut ms = Vec::new();
+        while let Ok(Some(Frame::Message(m))) = d.decode(&mut buf) {
+            ms.push(m);
+        }
+        assert_eq!(ms.len(), 3, "{ms:?}");
+        assert_eq!(ms[0].action(), Some("login"));
+        assert_eq!(ms[0].get("Username"), Some("u"));
+        assert_eq!(ms[0].get("Event"), Some("on"));
+        assert_eq!(ms[2].action(), Some("Ping"), "an Action line still starts the next action");
     }
 
     #[test]
