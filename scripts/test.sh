@@ -43,7 +43,15 @@ cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/
 echo "== python: the package in a fresh virtual environment, stubs, pytest, examples"
 python_summary="$(./scripts/test-python.sh 2>&1 | tee /dev/stderr | tail -1)" || {
   echo "$python_summary"
+echo "$node_summary"
   echo "python tests failed" >&2
+  exit 1
+}
+
+echo "== node: npm ci builds the addon, types checked, node --test, examples"
+node_summary="$(./scripts/test-node.sh 2>&1 | tee /dev/stderr | tail -1)" || {
+  echo "$node_summary"
+  echo "node tests failed" >&2
   exit 1
 }
 
@@ -56,3 +64,4 @@ cargo bench -p ctilink-tests --bench session_commands -- --test
 echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"
 echo "$python_summary"
+echo "$node_summary"

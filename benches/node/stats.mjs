@@ -1,0 +1,1 @@
+export { percentiles } from './stats.cjs'

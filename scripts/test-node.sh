@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The Node bindings' gate, from a fresh clone: build the addon from source the way a user
+# does (`npm ci`, whose install script runs `napi build`), check the Rust crate (fmt,
+# clippy), type-check the package's types and the examples (tsc), then run the node tests
+# (bindings-node/__test__: the Session, every command and event kind, error codes,
+# lifecycle, and examples/node run as a user runs them).
+#
+#   scripts/test-node.sh
+#
+# Ends with one line `node: N passed, M failed` (N and M count the node tests plus one per
+# check above) and exits non-zero if anything failed. CARGO_TARGET_DIR is honoured.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+pkg="$root/bindings-node"
+passed=0
+failed=0
+failures=()
+
+step() {
+    local name="$1"
+    shift
+    echo "== node: $name" >&2
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+    fi
+}
+
+# 1. Install and build exactly what package-lock.json pins; the install script builds the
+#    addon in release mode.
+step "npm ci (builds the addon)" npm --prefix "$pkg" ci --no-audit --no-fund
+
+# 2. The Rust crate.
+step "cargo fmt --check" cargo fmt --manifest-path "$pkg/Cargo.toml" --check
+step "cargo clippy" cargo clippy --quiet --manifest-path "$pkg/Cargo.toml" --all-targets -- -D warnings
+
+# 3. Types: the package's compile-time tests, and the examples as users' programs.
+tsc="$pkg/node_modules/.bin/tsc"
+step "tsc (index.d.ts)" "$tsc" -p "$pkg/tsconfig.json"
+step "tsc --noEmit (examples/node)" "$tsc" -p "$root/examples/node/tsconfig.json"
+
+# 4. The node tests, one file at a time (each starts simulators; the machine is small).
+tap="$(mktemp)"
+trap 'rm -f "$tap"' EXIT
+echo "== node: node --test" >&2
+status=0
+(cd "$pkg" && node --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$tap" \
+    __test__/*.test.mjs) || status=$?
+tests_passed="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
+tests_failed="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
+tests_passed="${tests_passed:-0}"
+tests_failed="${tests_failed:-0}"
+if [[ $status -ne 0 && $tests_failed -eq 0 ]]; then
+    # The runner failed without a failing test (it could not start, or a file crashed).
+    tests_failed=1
+fi
+if [[ $tests_passed -eq 0 && $tests_failed -eq 0 ]]; then
+    tests_failed=1 # no test ran: that is a failure, not a pass
+fi
+passed=$((passed + tests_passed))
+failed=$((failed + tests_failed))
+if [[ $tests_failed -ne 0 ]]; then
+    failures+=("node --test")
+fi
+
+if [[ ${#failures[@]} -ne 0 ]]; then
+    echo "failed: ${failures[*]}" >&2
+fi
+echo "node: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
