@@ -32,7 +32,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== rust tests, with the C ABI's: header drift, exported symbols, C programs and"
 echo "   examples under valgrind, the TSP shim (native mapping test and MinGW DLL build)"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
 passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
 failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
@@ -41,19 +41,14 @@ echo "== ctilink parse on every real capture (must report zero errors)"
 cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/*.ami "$CTILINK_VECTORS"/ami/asterisk20/*.ami > /dev/null
 
 echo "== python: the package in a fresh virtual environment, stubs, pytest, examples"
-python_summary="$(./scripts/test-python.sh 2>&1 | tee /dev/stderr | tail -1)" || {
-  echo "$python_summary"
-echo "$node_summary"
-  echo "python tests failed" >&2
-  exit 1
-}
+pylog="$(mktemp)"
+./scripts/test-python.sh 2>&1 | tee "$pylog" || { echo "python tests failed" >&2; exit 1; }
+python_summary="$(tail -1 "$pylog")"
 
 echo "== node: npm ci builds the addon, types checked, node --test, examples"
-node_summary="$(./scripts/test-node.sh 2>&1 | tee /dev/stderr | tail -1)" || {
-  echo "$node_summary"
-  echo "node tests failed" >&2
-  exit 1
-}
+nodelog="$(mktemp)"
+./scripts/test-node.sh 2>&1 | tee "$nodelog" || { echo "node tests failed" >&2; exit 1; }
+node_summary="$(tail -1 "$nodelog")"
 
 echo "== benchmarks compile and run once"
 cargo bench -p ctilink --bench decode -- --test
