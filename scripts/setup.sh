@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, when it is missing: valgrind,
-# pkg-config and MinGW-w64 (C ABI tests, TSP build) from Debian's packages, the pinned
-# cbindgen (header check) from crates.io, Python's venv and Node.js. Idempotent and quick
+# pkg-config and MinGW-w64 (C ABI tests, TSP build), Chromium (the gateway's diagnostics
+# page is checked in a real browser), Python's venv and Node.js from Debian's packages, and
+# the pinned cbindgen (header check) from crates.io. Idempotent and quick
 # when all is there; `make test` runs it first, and so does CI.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ have x86_64-w64-mingw32-dlltool || apt_missing+=(binutils-mingw-w64-x86-64)
     || apt_missing+=(mingw-w64-x86-64-dev)
 have python3 || apt_missing+=(python3)
 python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || apt_missing+=(python3-venv)
+have chromium || apt_missing+=(chromium)
+[ -x /usr/bin/kill ] || apt_missing+=(procps)
 have node || apt_missing+=(nodejs)
 have npm || apt_missing+=(npm)
 

@@ -2,6 +2,7 @@
 
 mod demo;
 mod dial;
+mod gateway;
 mod monitor;
 mod parse;
 mod replay;
@@ -13,7 +14,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// CTI for PBXs: click-to-dial, call monitoring and control over the Asterisk
-/// Manager Interface. URLs look like ami://user:secret@host:5038 (amis:// for TLS).
+/// Manager Interface. URLs look like ami://user:secret@host:5038 (amis:// for TLS), or
+/// ctilink://TOKEN@gateway:7070 through a `ctilink gateway`.
 #[derive(Parser, Debug)]
 #[command(name = "ctilink", version, about, long_about = None)]
 struct Cli {
@@ -40,6 +42,9 @@ enum Commands {
     Replay(replay::ReplayArgs),
     /// Run the PBX simulator (speaks AMI like Asterisk 20).
     Sim(sim_cmd::SimArgs),
+    /// Serve one PBX connection to many clients (ctilink://, WebSocket), with access
+    /// control and a diagnostics page.
+    Gateway(gateway::GatewayArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Commands::Demo(args) => runtime().block_on(demo::run(args)),
         Commands::Dial(args) => runtime().block_on(dial::run(args)),
         Commands::Status(args) => runtime().block_on(status::run(args)),
+        Commands::Gateway(args) => runtime().block_on(gateway::run(args)),
     }
 }
 

@@ -7,7 +7,12 @@ pub use crate::model::ForwardKind;
 use crate::model::{CallId, DeviceId};
 
 /// One call-control request. The names follow CSTA (ECMA-269).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The JSON form (the gateway's wire protocol, docs/wire-protocol.md) has the name in
+/// `command` (as [`name`](Command::name) gives it) and the fields below by name:
+/// `{"command":"make_call","from":"100","to":"0301234567"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Command {
     /// Click-to-dial: ring `from`, and when it answers, call `to`. `id` is the id the new
@@ -17,6 +22,7 @@ pub enum Command {
     MakeCall {
         from: DeviceId,
         to: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<CallId>,
     },
     Answer {
@@ -83,6 +89,7 @@ pub enum Command {
     SetForwarding {
         device: DeviceId,
         kind: ForwardKind,
+        #[serde(default)]
         to: Option<String>,
     },
 }

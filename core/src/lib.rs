@@ -13,6 +13,7 @@ pub mod link;
 pub mod model;
 pub mod secret;
 pub mod session;
+pub mod wire;
 
 pub use command::{Command, ForwardKind, Outcome};
 pub use error::{Error, Result};

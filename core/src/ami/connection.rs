@@ -197,7 +197,8 @@ impl Connection {
     }
 }
 
-fn tls_connector(t: &TlsConfig) -> Result<TlsConnector> {
+/// The TLS client configuration of `t`: the AMI link and the gateway client share it.
+pub(crate) fn tls_connector(t: &TlsConfig) -> Result<TlsConnector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

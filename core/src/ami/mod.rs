@@ -16,7 +16,7 @@ pub mod response;
 
 mod auth;
 pub mod backoff;
-mod connection;
+pub(crate) mod connection;
 
 pub use action::Action;
 pub use backoff::ReconnectPolicy;

@@ -1,13 +1,13 @@
 //! A call as the application sees it: parties and their connections, not PBX channels.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::event::{DivertReason, Endpoint};
 use super::ids::{CallId, DeviceId};
 use super::state::{ConnectionState, Party};
 
 /// One device's part in one call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connection {
     pub device: DeviceId,
     /// The PBX channel carrying it (`PJSIP/100-0000002a`).
@@ -16,14 +16,14 @@ pub struct Connection {
 }
 
 /// Who a redirected call was meant for and why it moved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diversion {
     pub from: Endpoint,
     pub reason: DivertReason,
 }
 
 /// A call: its stable id, who called whom, and the connections of the devices in it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     pub id: CallId,
     /// The device that placed the call (for a click-to-dial, the user's own phone).

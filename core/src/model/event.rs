@@ -9,14 +9,14 @@
 //! - a connection only moves along [`ConnectionState::can_become`];
 //! - when `CallCleared` is reported, the call and all its connections are gone.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::device::ForwardKind;
 use super::ids::{CallId, DeviceId};
 use super::state::{ConnectionState, DeviceState, Party};
 
 /// A Q.850 release cause, as Asterisk reports it in `Hangup` (`Cause: 16`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Cause(pub u16);
 
@@ -56,7 +56,7 @@ impl Cause {
 }
 
 /// Why a connection failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     Busy,
@@ -102,7 +102,7 @@ impl FailureReason {
 }
 
 /// How a transfer was made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferKind {
     /// Single-step: the transferee goes straight to the target.
@@ -114,7 +114,7 @@ pub enum TransferKind {
 }
 
 /// Why a call moved from one device to another without being answered there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DivertReason {
     /// Call forwarding (the PBX dialed another number for the device).
@@ -127,7 +127,7 @@ pub enum DivertReason {
 
 /// One end of a connection: the device and the PBX channel that carries it (the channel
 /// name is what AMI commands such as Hangup or Redirect take).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub device: DeviceId,
     pub channel: String,
@@ -136,7 +136,7 @@ pub struct Endpoint {
 /// A normalized event. The JSON form (`serde_json::to_string`) has the kind in `event`
 /// (snake_case) and the fields below by name; it is the format of `ctilink replay --json`,
 /// of the gateway and of the bindings.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {

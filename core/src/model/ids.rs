@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A call's stable id. It is the Asterisk `Linkedid` of the call's first channel (for a
 /// click-to-dial, the `Uniqueid` the Originate gave it), and it does not change when the
@@ -36,6 +36,12 @@ macro_rules! id_impls {
         impl Serialize for $t {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(ArcStrVisitor).map(Self)
             }
         }
 
@@ -69,6 +75,22 @@ macro_rules! id_impls {
             }
         }
     };
+}
+
+/// Reads a string straight into an `Arc<str>`: one copy, however the input holds it
+/// (ids arrive with every event of the gateway's wire protocol).
+struct ArcStrVisitor;
+
+impl serde::de::Visitor<'_> for ArcStrVisitor {
+    type Value = Arc<str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Arc<str>, E> {
+        Ok(Arc::from(v))
+    }
 }
 
 id_impls!(CallId);

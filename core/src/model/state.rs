@@ -2,10 +2,10 @@
 //! tracker is allowed to make. The table is the contract that every binding and the TAPI
 //! shim rely on: a consumer may assume that no other transition is ever reported.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The state of one device's connection to one call (ECMA-269 §6.1.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     /// No relationship between the call and the device (before it starts, after it ends).
@@ -57,7 +57,7 @@ impl ConnectionState {
 }
 
 /// What a device is doing, as the PBX reports it (`ExtensionStatus`, `DeviceStateChange`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceState {
     Idle,
@@ -114,7 +114,7 @@ impl DeviceState {
 }
 
 /// Whether the network may show a number (from `CID-CallingPres`, Q.931 presentation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Presentation {
     #[default]
@@ -142,11 +142,11 @@ impl Presentation {
 }
 
 /// A party's number and name as the PBX shows them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Party {
     pub number: String,
     pub name: String,
-    #[serde(skip_serializing_if = "is_allowed")]
+    #[serde(default, skip_serializing_if = "is_allowed")]
     pub presentation: Presentation,
 }
 

@@ -2,7 +2,7 @@
 //! control calls.
 //!
 //! A `Session` is a cheap handle (clones share one link) over a [`Link`]: AMI straight to
-//! Asterisk now, the gateway client later, with the same events and the same model.
+//! Asterisk, or the gateway client (`ctilink://`), with the same events and the same model.
 //! Commands return when the PBX accepted or refused them; what follows (ringing, answer,
 //! busy) arrives on [`events`](Session::events) as [`Event`](crate::Event)s.
 //!
@@ -31,6 +31,7 @@ use std::sync::Arc;
 use crate::command::{Command, ForwardKind, Outcome};
 use crate::error::{Error, Result};
 use crate::link::ami::AmiLink;
+use crate::link::gateway::GatewayLink;
 use crate::link::{Link, LinkStatus};
 use crate::model::{Call, CallId, Device, DeviceId, Snapshot};
 
@@ -69,6 +70,7 @@ impl Session {
             Transport::Ami(cfg) => {
                 Arc::new(AmiLink::connect(cfg, options.control, options.event_queue).await?)
             }
+            Transport::Gateway(cfg) => Arc::new(GatewayLink::connect(cfg, options.event_queue).await?),
         };
         Ok(Self::over(link, options.monitor))
     }

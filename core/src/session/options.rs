@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::ami::{AmiConfig, ReconnectPolicy};
 use crate::error::{Error, Result};
 use crate::link::ami::{ControlOptions, PhoneControl};
+use crate::link::gateway::GatewayConfig;
 
 /// Which transport the session uses.
 #[derive(Clone, Debug)]
@@ -13,6 +14,9 @@ use crate::link::ami::{ControlOptions, PhoneControl};
 pub enum Transport {
     /// Straight to Asterisk's AMI (`ami://`, `amis://`).
     Ami(AmiConfig),
+    /// Through a `ctilink gateway` (`ctilink://`, `ctilinks://`): the gateway holds the
+    /// PBX connection and decides what this client may see and control.
+    Gateway(GatewayConfig),
 }
 
 /// Options of [`Session::connect_with`](crate::Session::connect_with).
@@ -40,8 +44,9 @@ pub struct SessionOptions {
 
 impl SessionOptions {
     /// Parses a URL: `ami://user:secret@host[:port]` or `amis://` (TLS), with the AMI
-    /// link's parameters (`auth=md5`, `events=`, `tls_ca=`, `tls_name=`, `tls_insecure=1`)
-    /// and the session's:
+    /// link's parameters (`auth=md5`, `events=`, `tls_ca=`, `tls_name=`, `tls_insecure=1`),
+    /// or `ctilink://TOKEN@host[:7070]` or `ctilinks://` (TLS) for a gateway, with its
+    /// parameters (`client=NAME`, `tls_ca=`, `tls_name=`), and the session's:
     ///
     /// - `context=from-internal`: dialplan context for devices without a hint;
     /// - `technology=PJSIP`: channel technology for devices the PBX did not report;
@@ -52,9 +57,13 @@ impl SessionOptions {
     /// - `reconnect=0`: do not reconnect when the link drops;
     /// - `reconnect_ms=500`: the delay before the first reconnect attempt (it doubles up
     ///   to 30 s while attempts fail).
+    ///
+    /// Through a gateway the PBX's setup is the gateway's business: `context`,
+    /// `technology`, `control` and `astdb` are refused there.
     pub fn from_url(url: &str) -> Result<Self> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut control = ControlOptions::default();
+        let mut pbx_setup = None;
         let mut monitor = None;
         let mut timeout = None;
         let mut reconnect = None;
@@ -63,6 +72,9 @@ impl SessionOptions {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let bad = || Error::InvalidUrl(format!("bad value for {k}: {v:?}"));
+            if matches!(k, "context" | "technology" | "control" | "astdb") {
+                pbx_setup = Some(k.to_owned());
+            }
             match k {
                 "context" if !v.is_empty() => control.context = v.to_owned(),
                 "technology" if !v.is_empty() => control.technology = v.to_owned(),
@@ -91,7 +103,19 @@ impl SessionOptions {
         let scheme = base.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
         let transport = match scheme.as_str() {
             "ami" | "amis" => Transport::Ami(AmiConfig::from_url(&ami_url)?),
-            _ => return Err(Error::InvalidUrl("the scheme must be ami:// or amis://".into())),
+            "ctilink" | "ctilinks" => {
+                if let Some(k) = pbx_setup {
+                    return Err(Error::InvalidUrl(format!(
+                        "{k}= is set in the gateway's configuration, not by its clients"
+                    )));
+                }
+                Transport::Gateway(GatewayConfig::from_url(&ami_url)?)
+            }
+            _ => {
+                return Err(Error::InvalidUrl(
+                    "the scheme must be ami://, amis://, ctilink:// or ctilinks://".into(),
+                ))
+            }
         };
         let mut o = SessionOptions { transport, control, event_queue: 4096, monitor };
         if let Some(t) = timeout {
@@ -120,10 +144,22 @@ impl SessionOptions {
         }
     }
 
-    /// How long a command waits for the PBX's answer.
+    /// Options for a gateway link configured in code.
+    pub fn gateway(config: GatewayConfig) -> Self {
+        SessionOptions {
+            transport: Transport::Gateway(config),
+            control: ControlOptions::default(),
+            event_queue: 4096,
+            monitor: None,
+        }
+    }
+
+    /// How long a command waits for the PBX's answer (through a gateway: for the
+    /// gateway's result).
     pub fn set_action_timeout(&mut self, t: Duration) -> &mut Self {
         match &mut self.transport {
             Transport::Ami(c) => c.action_timeout = t,
+            Transport::Gateway(c) => c.command_timeout = t,
         }
         self
     }
@@ -132,6 +168,7 @@ impl SessionOptions {
     pub fn set_reconnect(&mut self, policy: ReconnectPolicy) -> &mut Self {
         match &mut self.transport {
             Transport::Ami(c) => c.reconnect = policy,
+            Transport::Gateway(c) => c.reconnect = policy,
         }
         self
     }
@@ -159,7 +196,7 @@ mod tests {
         assert!(o.control.astdb);
         assert_eq!(o.control.context, "internal");
         assert_eq!(o.monitor, Some(vec!["100".to_owned(), "101".to_owned()]));
-        let Transport::Ami(c) = &o.transport;
+        let Transport::Ami(c) = &o.transport else { panic!("{:?}", o.transport) };
         assert_eq!(c.auth, crate::ami::AuthMethod::Md5);
         assert_eq!(c.action_timeout, Duration::from_millis(2500));
         assert_eq!(c.port, 5038);
@@ -169,7 +206,7 @@ mod tests {
     fn reconnect_parameters_shape_the_policy() {
         let policy = |url: &str| {
             let o = SessionOptions::from_url(url).expect("url");
-            let Transport::Ami(c) = o.transport;
+            let Transport::Ami(c) = o.transport else { panic!("{:?}", o.transport) };
             c.reconnect
         };
         let p = policy("ami://a:b@h?reconnect_ms=3000");
@@ -179,6 +216,30 @@ mod tests {
         assert_eq!(p.max, Duration::from_secs(90), "the cap is never below the first delay");
         assert!(!policy("ami://a:b@h?reconnect=0").enabled);
         assert!(SessionOptions::from_url("ami://a:b@h?reconnect_ms=soon").is_err());
+    }
+
+    #[test]
+    fn gateway_urls_take_the_session_parameters_and_hide_the_token() {
+        let o = SessionOptions::from_url(
+            "ctilink://t0ken@gw.example:7070?monitor=100&timeout_ms=3000&reconnect_ms=100&client=desk",
+        )
+        .expect("url");
+        assert_eq!(o.monitor, Some(vec!["100".to_owned()]));
+        let Transport::Gateway(c) = &o.transport else { panic!("{:?}", o.transport) };
+        assert_eq!((c.host.as_str(), c.port, c.token.expose()), ("gw.example", 7070, "t0ken"));
+        assert_eq!(c.command_timeout, Duration::from_secs(3));
+        assert_eq!(c.reconnect.initial, Duration::from_millis(100));
+        assert_eq!(c.client_name, "desk");
+        assert!(!format!("{o:?}").contains("t0ken"));
+        let tls = SessionOptions::from_url("ctilinks://t0ken@gw?tls_ca=/ca.pem").expect("url");
+        assert!(matches!(&tls.transport, Transport::Gateway(c) if c.tls.is_some() && c.port == 7071));
+        for url in
+            ["ctilink://t0ken@gw?control=pjsip", "ctilink://t0ken@gw?astdb=1", "ctilink://t0ken@gw?auth=md5"]
+        {
+            let e = SessionOptions::from_url(url).expect_err(url);
+            assert!(matches!(e, Error::InvalidUrl(_)), "{url}: {e:?}");
+            assert!(!e.to_string().contains("t0ken"), "{e}");
+        }
     }
 
     #[test]

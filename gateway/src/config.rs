@@ -1,0 +1,349 @@
+//! The gateway's configuration: a TOML file (`examples/gateway/gateway.toml` is the
+//! annotated example), or built in code by tests and embedders.
+//!
+//! Tokens are read into [`Secret`]s and kept only as SHA-256 digests once the gateway
+//! runs; neither `Debug` nor any error message shows one.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ctilink::Secret;
+use serde::Deserialize;
+
+/// What the gateway does with a client whose queue of events is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlowClientPolicy {
+    /// Drop its backlog and send it `lagged` and a fresh snapshot in its place; it stays
+    /// connected. Counted as a resync.
+    #[default]
+    Resync,
+    /// Send it `bye` with the reason and close the connection. Counted as a disconnect.
+    Disconnect,
+}
+
+/// Where the gateway listens. Each is optional but one client listener is needed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// Plain TCP, newline-delimited JSON (`ctilink://`).
+    pub tcp: Option<SocketAddr>,
+    /// TLS, the same protocol (`ctilinks://`); needs `[tls]`.
+    pub tls: Option<SocketAddr>,
+    /// WebSocket at path `/ws`, one JSON message per text message (browsers).
+    pub ws: Option<SocketAddr>,
+    /// WebSocket over TLS (`wss://host/ws`); needs `[tls]`.
+    pub wss: Option<SocketAddr>,
+    /// The diagnostics page, JSON, `/metrics` and `/healthz`. Default `127.0.0.1:7090`:
+    /// it lists who is connected, so it is not exposed unless configured.
+    pub diagnostics: Option<SocketAddr>,
+}
+
+/// Certificate and key for the TLS listeners, as PEM files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Limits per client. Every queue and buffer of a client is bounded by these.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientLimits {
+    /// Messages queued for one client before the slow-client policy applies.
+    pub queue: usize,
+    /// The longest message a client may send, in bytes.
+    pub max_line: usize,
+    /// Clients connected at once; more are refused with `bye`.
+    pub max_clients: usize,
+    pub slow_client: SlowClientPolicy,
+    /// Time allowed for the TLS or WebSocket handshake, and then for `hello`.
+    #[serde(rename = "hello_timeout_ms", with = "millis")]
+    pub hello_timeout: Duration,
+    /// A client that sends nothing (not even `ping`) for this long is closed.
+    #[serde(rename = "idle_timeout_ms", with = "millis")]
+    pub idle_timeout: Duration,
+    /// A write to a client that does not complete in this long closes it (it stopped
+    /// reading, or its network is gone).
+    #[serde(rename = "write_timeout_ms", with = "millis")]
+    pub write_timeout: Duration,
+    /// Commands of one client carried out at once; more are answered `busy`.
+    pub max_commands: usize,
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        ClientLimits {
+            queue: 1024,
+            max_line: ctilink::wire::DEFAULT_MAX_LINE,
+            max_clients: 5000,
+            slow_client: SlowClientPolicy::Resync,
+            hello_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(10),
+            max_commands: 32,
+        }
+    }
+}
+
+/// One token: who it identifies and what it may see and do.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The token itself; better, `token_sha256` (hex), so the file holds no secret.
+    #[serde(default, with = "opt_secret")]
+    pub token: Option<Secret>,
+    /// The SHA-256 of the token, in hex (`printf %s TOKEN | sha256sum`).
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// Shown on the diagnostics page and in logs.
+    pub identity: String,
+    /// Devices whose events and calls the client sees (`"*"`: all).
+    #[serde(default)]
+    pub monitor: Vec<String>,
+    /// Devices the client may act for (`"*"`: all).
+    #[serde(default)]
+    pub control: Vec<String>,
+    /// Whether the client gets dialplan `UserEvent`s that belong to no call (they carry
+    /// whatever the dialplan puts in them, so they are not shown by default).
+    #[serde(default)]
+    pub user_events: bool,
+}
+
+/// The upstream PBX.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PbxConfig {
+    /// A session URL: `ami://user:secret@host:5038?control=pjsip&astdb=1`.
+    #[serde(default, with = "opt_secret")]
+    pub url: Option<Secret>,
+    /// The name of an environment variable holding the URL instead (keeps the AMI secret
+    /// out of the file).
+    #[serde(default)]
+    pub url_env: Option<String>,
+}
+
+impl std::fmt::Debug for PbxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PbxConfig").field("url", &"***").field("url_env", &self.url_env).finish()
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub pbx: PbxConfig,
+    #[serde(default)]
+    pub listen: Listen,
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    #[serde(default)]
+    pub clients: ClientLimits,
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// A configuration that cannot be used. The text names the problem, never a token.
+#[derive(Debug, thiserror::Error)]
+#[error("gateway configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where the diagnostics listen when the file does not say.
+pub const DEFAULT_DIAGNOSTICS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7090);
+
+impl Config {
+    /// A configuration for `pbx_url` with the default limits and no listener or token.
+    pub fn new(pbx_url: &str) -> Self {
+        Config {
+            pbx: PbxConfig { url: Some(Secret::new(pbx_url)), url_env: None },
+            listen: Listen::default(),
+            tls: None,
+            clients: ClientLimits::default(),
+            tokens: Vec::new(),
+        }
+    }
+
+    /// Reads and checks a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses and checks TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        // toml's message quotes the offending line, which could be a token's: keep only
+        // the position and the kind of problem.
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let pos = e.span().map(|s| format!(" at byte {}", s.start)).unwrap_or_default();
+            ConfigError(format!("invalid TOML{pos}: {}", e.message()))
+        })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// The PBX URL, from the file or the environment.
+    pub fn pbx_url(&self) -> Result<Secret, ConfigError> {
+        if let Some(u) = &self.pbx.url {
+            return Ok(u.clone());
+        }
+        let var =
+            self.pbx.url_env.as_deref().ok_or_else(|| ConfigError("[pbx] needs url or url_env".into()))?;
+        std::env::var(var)
+            .map(Secret::new)
+            .map_err(|_| ConfigError(format!("[pbx] url_env: the environment variable {var} is not set")))
+    }
+
+    /// Checks what serde cannot: a listener, the TLS files a TLS listener needs, tokens.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let l = &self.listen;
+        if l.tcp.is_none() && l.tls.is_none() && l.ws.is_none() && l.wss.is_none() {
+            return Err(ConfigError("[listen] needs at least one of tcp, tls, ws, wss".into()));
+        }
+        if (l.tls.is_some() || l.wss.is_some()) && self.tls.is_none() {
+            return Err(ConfigError("a tls or wss listener needs [tls] cert and key".into()));
+        }
+        if self.pbx.url.is_none() && self.pbx.url_env.is_none() {
+            return Err(ConfigError("[pbx] needs url or url_env".into()));
+        }
+        let c = &self.clients;
+        if c.queue == 0 || c.max_line < 256 || c.max_clients == 0 || c.max_commands == 0 {
+            return Err(ConfigError(
+                "[clients] queue, max_clients and max_commands must be positive, max_line at least 256"
+                    .into(),
+            ));
+        }
+        if self.tokens.is_empty() {
+            return Err(ConfigError("no [[token]]: no client could connect".into()));
+        }
+        for (i, t) in self.tokens.iter().enumerate() {
+            let n = i + 1;
+            match (&t.token, &t.token_sha256) {
+                (Some(s), None) if s.expose().len() >= 16 => {}
+                (Some(_), None) => {
+                    return Err(ConfigError(format!(
+                        "token {n} ({}) is shorter than 16 characters",
+                        t.identity
+                    )))
+                }
+                (None, Some(h)) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {}
+                (None, Some(_)) => {
+                    return Err(ConfigError(format!(
+                        "token {n} ({}): token_sha256 is not 64 hex digits",
+                        t.identity
+                    )))
+                }
+                _ => {
+                    return Err(ConfigError(format!(
+                        "token {n} ({}) needs exactly one of token and token_sha256",
+                        t.identity
+                    )))
+                }
+            }
+            if t.identity.trim().is_empty() || t.identity.len() > 128 {
+                return Err(ConfigError(format!("token {n}: identity must be 1 to 128 characters")));
+            }
+            for d in t.monitor.iter().chain(&t.control) {
+                if d.is_empty() || d.len() > 128 || d.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err(ConfigError(format!("token {n} ({}): bad device {d:?}", t.identity)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The diagnostics address.
+    pub fn diagnostics_addr(&self) -> SocketAddr {
+        self.listen.diagnostics.unwrap_or(DEFAULT_DIAGNOSTICS)
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod opt_secret {
+    use ctilink::Secret;
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
+        Option::<String>::deserialize(d).map(|o| o.map(Secret::new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [pbx]
+        url = "ami://admin:amisecret@127.0.0.1:5038"
+        [listen]
+        tcp = "127.0.0.1:7070"
+        [clients]
+        queue = 64
+        slow_client = "disconnect"
+        idle_timeout_ms = 1000
+        [[token]]
+        token = "desk-100-token-0123456789"
+        identity = "desk-100"
+        monitor = ["100", "101"]
+        control = ["100"]
+    "#;
+
+    #[test]
+    fn a_good_file_parses_with_defaults_filled_in() {
+        let c = Config::from_toml(GOOD).expect("valid");
+        assert_eq!(c.clients.queue, 64);
+        assert_eq!(c.clients.slow_client, SlowClientPolicy::Disconnect);
+        assert_eq!(c.clients.idle_timeout, Duration::from_secs(1));
+        assert_eq!(c.clients.max_line, ctilink::wire::DEFAULT_MAX_LINE);
+        assert_eq!(c.diagnostics_addr(), DEFAULT_DIAGNOSTICS);
+        assert_eq!(c.tokens[0].monitor, ["100", "101"]);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("desk-100-token") && !shown.contains("amisecret"), "{shown}");
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid_and_its_tokens_work() {
+        let c = Config::from_toml(include_str!("../../examples/gateway/gateway.toml"))
+            .expect("the example parses");
+        assert_eq!(c.tokens.len(), 3);
+        let tokens = crate::acl::Tokens::new(&c.tokens);
+        let who = |t: &str| tokens.lookup(&Secret::new(t)).map(|a| a.identity.clone());
+        assert_eq!(who("desk-100-change-me-0a1b2c3d4e5f").as_deref(), Some("desk-100"));
+        // The one given by its SHA-256 only: the comment beside it names the token.
+        assert_eq!(who("desk-101-change-me-7c6d5e4f3a2b").as_deref(), Some("desk-101"));
+        assert_eq!(who("reception-change-me-9f8e7d6c5b4a").as_deref(), Some("reception-board"));
+    }
+
+    #[test]
+    fn errors_name_the_problem_and_never_a_token() {
+        let cases = [
+            GOOD.replace("tcp = ", "nothing = "),
+            GOOD.replace("desk-100-token-0123456789", "short"),
+            GOOD.replace(
+                "token = \"desk-100-token-0123456789\"",
+                "token = \"desk-100-token-0123456789\"\ntoken_sha256 = \"00\"",
+            ),
+            GOOD.replace("[listen]", "[listen]\ntls = \"127.0.0.1:7071\""),
+            GOOD.replace("queue = 64", "queue = 0"),
+            GOOD.replace("monitor = [\"100\", \"101\"]", "monitor = [\"10 0\"]"),
+            GOOD.replace("token = \"desk-100-token-0123456789\"", "token = desk-100-token-0123456789"),
+        ];
+        for text in cases {
+            let e = Config::from_toml(&text).expect_err(&text).to_string();
+            assert!(!e.contains("desk-100-token") && !e.contains("amisecret"), "{e}");
+        }
+    }
+}

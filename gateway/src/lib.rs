@@ -1,0 +1,281 @@
+//! The CTI gateway: one PBX connection for many clients (deployment scenarios 2 and 3 of
+//! DESIGN.md).
+//!
+//! Upstream, one AMI link with the core's call model. Downstream, clients over TCP, TLS
+//! and WebSocket speaking the wire protocol of `ctilink::wire` (docs/wire-protocol.md).
+//! Each client authenticates with a token that names the devices it may monitor and
+//! control ([`acl`]); the hub ([`hub`]) hands each event to the clients that may see it,
+//! through a bounded queue per client with a policy for slow ones ([`queue`]). The
+//! diagnostics ([`diag`]) show the link and every client with its message counts.
+//! `ctilink gateway --config gateway.toml` runs it; docs/gateway.md says how to deploy it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ctilink_gateway::Config::load(std::path::Path::new("gateway.toml"))?;
+//! let gateway = ctilink_gateway::Gateway::start(config).await?;
+//! gateway.run_until_signal().await;
+//! # Ok(()) }
+//! ```
+
+pub mod acl;
+pub mod config;
+pub mod diag;
+pub mod hub;
+mod io;
+mod listen;
+pub mod queue;
+pub mod registry;
+mod session;
+mod time;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ctilink::link::ami::AmiLink;
+use ctilink::{Link, LinkStatus, SessionOptions, Transport};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use config::{ClientLimits, Config, ConfigError, Listen, SlowClientPolicy, TlsFiles, TokenConfig};
+pub use diag::{ClientsReport, LinkReport};
+pub use listen::WS_PATH;
+pub use registry::{ClientReport, Transport as ClientTransport};
+
+/// Capacity of the upstream link's event queue for the fan-out: at 2,000 events per
+/// second, 30 s of events before the fan-out would count as lagging.
+const UPSTREAM_QUEUE: usize = 65_536;
+/// How long shutdown waits for clients to receive their `bye`.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The PBX link could not be established (the message never holds the AMI secret).
+    #[error("PBX link: {0}")]
+    Pbx(#[from] ctilink::Error),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// What the connection tasks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) hub: Arc<hub::Hub>,
+    pub(crate) link: Arc<AmiLink>,
+    pub(crate) tokens: acl::Tokens,
+    pub(crate) limits: ClientLimits,
+    pub(crate) registry: registry::Registry,
+    pub(crate) metrics: Arc<registry::Metrics>,
+    pub(crate) stopping: watch::Sender<bool>,
+    pub(crate) started: SystemTime,
+}
+
+/// The addresses the gateway listens on (the real ports when configured with port 0).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Addrs {
+    pub tcp: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
+    pub ws: Option<SocketAddr>,
+    pub wss: Option<SocketAddr>,
+    pub diagnostics: Option<SocketAddr>,
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+    addrs: Addrs,
+    tasks: Vec<JoinHandle<()>>,
+    hub_task: JoinHandle<()>,
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { what, addr, source })
+}
+
+impl Gateway {
+    /// Connects to the PBX (returning once the model holds its devices and calls), binds
+    /// every configured listener and starts serving.
+    pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        config.check()?;
+        let url = config.pbx_url()?;
+        let options = SessionOptions::from_url(url.expose())?;
+        let Transport::Ami(ami) = options.transport else {
+            return Err(ConfigError("[pbx] url must be ami:// or amis://".into()).into());
+        };
+        let tls = match &config.tls {
+            Some(files) => Some(listen::tls_acceptor(files).map_err(StartError::Tls)?),
+            None => None,
+        };
+        // Bind before connecting upstream, so that a port in use fails at once.
+        let l = &config.listen;
+        let tcp = match l.tcp {
+            Some(a) => Some(bind("tcp", a).await?),
+            None => None,
+        };
+        let tls_l = match l.tls {
+            Some(a) => Some(bind("tls", a).await?),
+            None => None,
+        };
+        let ws = match l.ws {
+            Some(a) => Some(bind("ws", a).await?),
+            None => None,
+        };
+        let wss = match l.wss {
+            Some(a) => Some(bind("wss", a).await?),
+            None => None,
+        };
+        let diag = bind("diagnostics", config.diagnostics_addr()).await?;
+
+        let link = Arc::new(AmiLink::connect(ami, options.control, UPSTREAM_QUEUE).await?);
+        tracing::info!("PBX link up: {}", link.client().config().redacted_url());
+        let rx = link.subscribe();
+        let metrics = Arc::new(registry::Metrics::default());
+        let hub = Arc::new(hub::Hub::new(
+            link.snapshot(),
+            link.status() == LinkStatus::Up,
+            config.clients.slow_client,
+            metrics.clone(),
+        ));
+        let (stopping, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            hub: hub.clone(),
+            link: link.clone(),
+            tokens: acl::Tokens::new(&config.tokens),
+            limits: config.clients.clone(),
+            registry: registry::Registry::default(),
+            metrics,
+            stopping,
+            started: SystemTime::now(),
+        });
+        let hub_task = tokio::spawn(hub::run(hub, link as Arc<dyn Link>, rx));
+        let mut addrs = Addrs::default();
+        let mut tasks = Vec::new();
+        let listeners = [
+            (tcp, registry::Transport::Tcp, None, &mut addrs.tcp),
+            (tls_l, registry::Transport::Tls, tls.clone(), &mut addrs.tls),
+            (ws, registry::Transport::Ws, None, &mut addrs.ws),
+            (wss, registry::Transport::Wss, tls.clone(), &mut addrs.wss),
+        ];
+        for (listener, kind, acceptor, slot) in listeners {
+            let Some(listener) = listener else { continue };
+            *slot = listener.local_addr().ok();
+            tracing::info!("listening for {} clients on {:?}", kind.as_str(), slot);
+            tasks.push(tokio::spawn(listen::accept_loop(shared.clone(), listener, kind, acceptor)));
+        }
+        addrs.diagnostics = diag.local_addr().ok();
+        tracing::info!("diagnostics on http://{:?}/", addrs.diagnostics);
+        let router = diag::router(shared.clone());
+        let mut stop = shared.stopping.subscribe();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(diag, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!("diagnostics server stopped: {e}");
+            }
+        }));
+        Ok(Gateway { shared, addrs, tasks, hub_task })
+    }
+
+    pub fn addrs(&self) -> Addrs {
+        self.addrs
+    }
+
+    /// Every connection open now, as `/api/clients` shows them.
+    pub fn clients(&self) -> ClientsReport {
+        diag::clients_report(&self.shared)
+    }
+
+    /// The PBX link, as `/api/link` shows it.
+    pub fn link(&self) -> LinkReport {
+        diag::link_report(&self.shared)
+    }
+
+    /// The model at the fan-out's position in the event stream.
+    pub fn snapshot(&self) -> ctilink::Snapshot {
+        self.shared.hub.snapshot()
+    }
+
+    /// Says `bye` with `reason` to every client, waits briefly for the byes to be written,
+    /// stops listening and logs off the PBX.
+    pub async fn shutdown(mut self, reason: &str) {
+        tracing::info!("gateway shutting down: {reason}");
+        let bye = ctilink::wire::encode(&ctilink::wire::ServerMessage::Bye { reason: reason.to_owned() });
+        for c in self.shared.registry.open() {
+            c.end(reason);
+            c.queue.close_with(bye.clone());
+        }
+        self.shared.stopping.send_replace(true);
+        let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.shared.registry.until_empty()).await;
+        self.shared.link.close().await;
+        self.hub_task.abort();
+        for t in std::mem::take(&mut self.tasks) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT (Ctrl-C), then shuts down gracefully. The signal
+    /// handlers are installed when this is called, before the future is first polled, so
+    /// a signal that arrives from then on is never missed.
+    pub fn run_until_signal(self) -> impl std::future::Future<Output = ()> + Send {
+        let signals = Signals::watch();
+        async move {
+            let which = signals.recv().await;
+            self.shutdown(&format!("the gateway is shutting down ({which})")).await;
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        // Dropped without `shutdown`: stop serving anyway (clients see the sockets close).
+        self.shared.stopping.send_replace(true);
+        self.hub_task.abort();
+    }
+}
+
+/// SIGTERM and SIGINT, watched from creation on.
+#[derive(Debug)]
+pub struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the handlers now. Needs a tokio runtime.
+    pub fn watch() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let term =
+                signal(SignalKind::terminate()).map_err(|e| tracing::warn!("cannot watch SIGTERM: {e}")).ok();
+            Signals { term }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Waits for either signal; returns which.
+    #[allow(unused_mut)] // mutated on unix only
+    pub async fn recv(mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some(term) = self.term.as_mut() {
+            return tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            };
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}

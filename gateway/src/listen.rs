@@ -1,0 +1,140 @@
+//! The listeners: accept a connection, do TLS and the WebSocket handshake where the
+//! listener needs them (each within the hello timeout, so a client that stalls there
+//! holds nothing for long), register it, and hand it to the session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+
+use crate::config::TlsFiles;
+use crate::io::{self, BoxIo};
+use crate::registry::{Client, Metrics, Transport};
+use crate::{session, Shared};
+
+/// The WebSocket path.
+pub const WS_PATH: &str = "/ws";
+
+/// A TLS acceptor from the configured PEM files.
+pub(crate) fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
+    let read =
+        |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let cert_pem = read(&files.cert)?;
+    let key_pem = read(&files.key)?;
+    let certs = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", files.cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate", files.cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| format!("{}: {e}", files.key.display()))?;
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| format!("certificate and key: {e}"))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accepts connections until the gateway stops.
+pub(crate) async fn accept_loop(
+    gw: Arc<Shared>,
+    listener: TcpListener,
+    kind: Transport,
+    tls: Option<TlsAcceptor>,
+) {
+    let mut stop = gw.stopping.subscribe();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((sock, peer)) => {
+                    let _ = sock.set_nodelay(true);
+                    tokio::spawn(connection(gw.clone(), sock, peer, kind, tls.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!("gateway accept failed on {}: {e}", kind.as_str());
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn connection(
+    gw: Arc<Shared>,
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    kind: Transport,
+    tls: Option<TlsAcceptor>,
+) {
+    let client = Arc::new(Client::new(gw.registry.next_id(), peer, kind, gw.limits.queue));
+    if !gw.registry.add(client.clone(), gw.limits.max_clients) {
+        Metrics::add(&gw.metrics.refused_full, 1);
+        tracing::warn!("refused {peer}: {} clients connected already", gw.limits.max_clients);
+        if tls.is_none() && matches!(kind, Transport::Tcp) {
+            let bye = ctilink::wire::encode(&ctilink::wire::ServerMessage::Bye {
+                reason: "the gateway has as many clients as it takes".into(),
+            });
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), sock.write_all(&bye)).await;
+        }
+        return;
+    }
+    Metrics::add(&gw.metrics.connections, 1);
+    let wait = gw.limits.hello_timeout;
+    if kind == Transport::Tcp {
+        let (reader, writer) = io::tcp_lines(sock, gw.limits.max_line);
+        return session::serve(gw, client, reader, writer).await;
+    }
+    let io: BoxIo = match tls {
+        None => Box::new(sock),
+        Some(acceptor) => match tokio::time::timeout(wait, acceptor.accept(sock)).await {
+            Ok(Ok(s)) => Box::new(s),
+            Ok(Err(e)) => return gone(&gw, &client, format!("TLS handshake failed: {e}")),
+            Err(_) => return gone(&gw, &client, "TLS handshake timed out".into()),
+        },
+    };
+    let (reader, writer) = match kind {
+        Transport::Tls | Transport::Tcp => io::lines(io, gw.limits.max_line),
+        Transport::Ws | Transport::Wss => {
+            let handshake = tokio_tungstenite::accept_hdr_async_with_config(
+                io,
+                check_path,
+                Some(io::ws_config(gw.limits.max_line)),
+            );
+            match tokio::time::timeout(wait, handshake).await {
+                Ok(Ok(ws)) => io::ws(ws),
+                Ok(Err(e)) => return gone(&gw, &client, format!("WebSocket handshake failed: {e}")),
+                Err(_) => return gone(&gw, &client, "WebSocket handshake timed out".into()),
+            }
+        }
+    };
+    session::serve(gw, client, reader, writer).await;
+}
+
+fn gone(gw: &Shared, client: &Client, reason: String) {
+    tracing::debug!("client {} ({}): {reason}", client.id, client.addr);
+    client.end(reason);
+    gw.registry.remove(client);
+}
+
+/// Only `/ws` is a WebSocket; anything else is 404.
+#[allow(clippy::result_large_err)] // the signature is tungstenite's callback's
+fn check_path(req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
+    if req.uri().path() == WS_PATH {
+        Ok(resp)
+    } else {
+        let mut r = ErrorResponse::new(Some(format!("the WebSocket is at {WS_PATH}")));
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        Err(r)
+    }
+}
