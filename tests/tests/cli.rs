@@ -185,3 +185,100 @@ async fn status_json_lists_devices_and_the_ringing_call() {
     assert!(text.contains("      100      alerting"), "{text}");
     sim.hangup_all();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_serves_each_token_its_own_devices_and_lists_the_clients() {
+    use ctilink::{Error, Session};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    let cfg = SimConfig {
+        extensions: SimConfig::extension_range(100, 103),
+        secret: "Pbx-S3cret-42".into(),
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator starts");
+    let dir = std::env::temp_dir().join(format!("ctilink-gw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("gateway.toml");
+    let toml = format!(
+        r#"[pbx]
+url = "{}"
+[listen]
+tcp = "127.0.0.1:0"
+diagnostics = "127.0.0.1:0"
+[[token]]
+identity = "desk-100"
+token = "desk-100-token-0123456789"
+monitor = ["100"]
+control = ["100"]
+[[token]]
+identity = "desk-101"
+token = "desk-101-token-0123456789"
+monitor = ["101"]
+control = ["101"]
+"#,
+        sim.session_url()
+    );
+    std::fs::write(&config, toml).expect("write the config");
+    let mut gw = tokio::process::Command::new(ctilink())
+        .args(["gateway", "--config"])
+        .arg(&config)
+        .env("CTILINK_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ctilink gateway starts");
+    let mut lines = BufReader::new(gw.stdout.take().expect("stdout")).lines();
+    let (mut tcp, mut diag, mut printed) = (None, None, Vec::new());
+    while tcp.is_none() || diag.is_none() {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the gateway prints its addresses")
+            .expect("read")
+            .expect("a line");
+        let addr = line.rsplit_once("127.0.0.1:").map(|(_, p)| p.trim_end_matches("/ws").to_owned());
+        if line.starts_with("tcp") {
+            tcp = addr;
+        } else if line.starts_with("diagnostics") {
+            diag = addr;
+        }
+        printed.push(line);
+    }
+    let (tcp, diag) = (tcp.unwrap_or_default(), diag.unwrap_or_default());
+
+    let desk100 = Session::connect(&format!("ctilink://desk-100-token-0123456789@127.0.0.1:{tcp}"))
+        .await
+        .expect("desk-100");
+    let desk101 = Session::connect(&format!("ctilink://desk-101-token-0123456789@127.0.0.1:{tcp}"))
+        .await
+        .expect("desk-101");
+    let ids = |s: &Session| s.snapshot().devices.iter().map(|d| d.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(&desk100), ["100"], "a desk sees only its own device");
+    assert_eq!(ids(&desk101), ["101"]);
+    assert!(matches!(desk101.make_call("100", "102").await, Err(Error::NotAllowed(_))), "not its phone");
+    let bad = Session::connect(&format!("ctilink://wrong-token-0123456789@127.0.0.1:{tcp}")).await;
+    assert!(matches!(bad, Err(Error::AuthFailed(_))), "{bad:?}");
+
+    let mut http = tokio::net::TcpStream::connect(format!("127.0.0.1:{diag}")).await.expect("diagnostics");
+    http.write_all(b"GET /api/clients HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut body = String::new();
+    http.read_to_string(&mut body).await.expect("response");
+    assert!(body.contains("\"desk-100\"") && body.contains("\"desk-101\""), "{body}");
+    assert!(!body.contains("token-0123456789"), "no token on the diagnostics: {body}");
+
+    desk100.close().await;
+    desk101.close().await;
+    let pid = gw.id().expect("pid").to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), gw.wait())
+        .await
+        .expect("ends on SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "{status}");
+    let all = printed.join("\n");
+    assert!(!all.contains("Pbx-S3cret-42"), "the PBX secret is not printed: {all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
