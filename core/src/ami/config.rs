@@ -158,7 +158,8 @@ impl AmiConfig {
     }
 }
 
-fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
+/// `host`, `host:port`, `[v6]` or `[v6]:port` (shared with the gateway client's URLs).
+pub(crate) fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         let port = match after.strip_prefix(':') {
@@ -172,13 +173,14 @@ fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
         Some((h, p)) => (h, Some(p.parse().ok()?)),
         None => (s, None),
     };
-    if host.is_empty() || host.contains(['/', ' ']) {
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
         return None;
     }
     Some((host.to_owned(), port))
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// `%XX` escapes of a URL's user part (shared with the gateway client's URLs).
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

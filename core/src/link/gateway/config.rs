@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::ami::config::{percent_decode, split_host_port};
 use crate::ami::{ReconnectPolicy, TlsConfig};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -126,43 +127,6 @@ fn default_client_name() -> String {
         Some(h) => format!("ctilink@{}", h.chars().take(64).collect::<String>()),
         None => "ctilink".to_owned(),
     }
-}
-
-fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse().ok()?),
-            None if after.is_empty() => None,
-            None => return None,
-        };
-        return Some((host.to_owned(), port));
-    }
-    let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p.parse().ok()?)),
-        None => (s, None),
-    };
-    if host.is_empty() || host.contains(['/', ' ', '@']) {
-        return None;
-    }
-    Some((host.to_owned(), port))
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
