@@ -102,3 +102,30 @@ async fn the_pkg_config_link_line_builds_a_working_program() {
     assert_eq!(stdout.lines().last(), Some("answered"), "{stdout}");
     let _ = std::fs::remove_dir_all(&prefix);
 }
+
+/// The same C program through the gateway: only the URL changes (`ctilink://TOKEN@...`),
+/// and the token's control list decides what it may dial from.
+#[tokio::test(flavor = "multi_thread")]
+async fn click_to_dial_through_the_gateway_with_the_tokens_rights() {
+    use ctilink_gateway::{Config, Gateway, Listen, TokenConfig};
+    let exe = compile_c("click_to_dial", &["examples/c/click_to_dial.c"]);
+    let sim = start_sim(fast_office()).await;
+    let mut cfg = Config::new(&sim.session_url());
+    cfg.listen = Listen { tcp: Some("127.0.0.1:0".parse().expect("addr")), ..Listen::default() };
+    cfg.tokens = vec![TokenConfig {
+        token: Some("c-desk-100-token-5d1e2f".into()),
+        token_sha256: None,
+        identity: "c-desk-100".into(),
+        monitor: vec!["100".into(), "101".into()],
+        control: vec!["100".into()],
+        user_events: false,
+    }];
+    let gateway = Gateway::start(cfg).await.expect("gateway starts");
+    let port = gateway.addrs().tcp.expect("tcp listener").port();
+    let url = format!("ctilink://c-desk-100-token-5d1e2f@127.0.0.1:{port}");
+    let (status, out) = Program::start(&exe, &[&url, "100", "101"]).finish_with_status(LONG).await;
+    assert_eq!((status, out.last().map(String::as_str)), (0, Some("answered")), "{out:?}");
+    // 101 is monitored but not controlled by this token: the request completes refused.
+    let (status, out) = Program::start(&exe, &[&url, "101", "100"]).finish_with_status(LONG).await;
+    assert_eq!((status, out.last().map(String::as_str)), (1, Some("failed")), "{out:?}");
+}
