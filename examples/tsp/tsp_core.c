@@ -29,9 +29,6 @@ typedef struct {
     /* linePickup: the PBX first rings the picker's own phone in a call of its own,
      * which it then merges into the picked-up one. That leg is this TAPI call too. */
     char leg[CTILINK_CALL_ID_MAX];
-    /* The device that transferred this call away from its other party: its leaving
-     * is not the end of the call for this line. */
-    char transferrer[TSP_EXT_MAX];
     tsp_party caller, called;
 } slot_t;
 
@@ -546,16 +543,9 @@ static void on_call_event(tsp_core *c, const ctilink_event *ev, ctilink_event_ty
             s->origin = TSP_LINECALLORIGIN_OUTBOUND;
         }
         take_parties(s, ev);
-        if (t == CTILINK_EVENT_TYPE_TRANSFERRED && (int)l != dev_line)
-            copy_str(s->transferrer, TSP_EXT_MAX, ctilink_event_device(ev));
-        if (t == CTILINK_EVENT_TYPE_CONNECTION_CLEARED && s->transferrer[0] && (int)l != dev_line &&
-            str_eq(ctilink_event_device(ev), s->transferrer)) {
-            /* The transferring party hung up its part: the call goes on, with the
-             * party it was transferred to (ctilink's per-event view says DISCONNECTED). */
-            s->transferrer[0] = '\0';
-            report(c, l, (uint32_t)i);
-            continue;
-        }
+        /* After a transfer, the transferring party's leaving changes nothing on the other
+         * lines: ctilink_event_line_call_state already says so (no change), so the call
+         * goes on here with the party it was transferred to. */
         if (!changes) {
             report(c, l, (uint32_t)i);
             continue;

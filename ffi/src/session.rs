@@ -76,14 +76,18 @@ impl Model for SessionModel<'_> {
     }
 
     fn calls(&self) -> Vec<Call> {
-        let calls = self.0.session.snapshot().calls;
-        match &self.0.monitor {
-            None => calls,
-            Some(m) => calls
-                .into_iter()
-                .filter(|c| c.connections.iter().any(|k| m.iter().any(|d| d == k.device.as_str())))
-                .collect(),
-        }
+        monitored_calls(self.0.session.snapshot().calls, self.0.monitor.as_deref())
+    }
+}
+
+/// The calls a host with device filter `monitor` sees: those a monitored device is in.
+fn monitored_calls(calls: Vec<Call>, monitor: Option<&[String]>) -> Vec<Call> {
+    match monitor {
+        None => calls,
+        Some(m) => calls
+            .into_iter()
+            .filter(|c| c.connections.iter().any(|k| m.iter().any(|d| d == k.device.as_str())))
+            .collect(),
     }
 }
 
@@ -426,8 +430,9 @@ pub extern "C" fn ctilink_session_snapshot(
         }
         let mut snap = s.shared.session.snapshot();
         if let Some(m) = &s.shared.monitor {
+            // One copy of the model: devices and calls filtered from the same snapshot.
             snap.devices.retain(|d| m.iter().any(|x| x == d.id.as_str()));
-            snap.calls = SessionModel(&s.shared).calls();
+            snap.calls = monitored_calls(std::mem::take(&mut snap.calls), Some(m));
         }
         // SAFETY: checked non-NULL; the host gives a writable pointer.
         unsafe { *out = Box::into_raw(ctilink_snapshot::new(snap)) };
