@@ -5,7 +5,7 @@
 # default limits, and with read sizes 3,17 and the small limits (see the target).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-vectors="${CTILINK_VECTORS:-$here/../../shared/vectors}"
+vectors="${CTILINK_VECTORS:-$here/../tests/vectors}"
 out="$here/corpus/decoder"
 mkdir -p "$out"
 python3 - "$vectors" "$out" <<'PY'

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Every test of every language, as a new user or CI runs it: `make test`.
-# Installs what is missing first (scripts/setup.sh); reads the shared vectors from
-# $CTILINK_VECTORS (default ../shared/vectors next to the repository).
+# Installs what is missing first (scripts/setup.sh); reads the AMI captures from
+# $CTILINK_VECTORS (default: the repository's own copy in tests/vectors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== tools (scripts/setup.sh installs what is missing)"
 ./scripts/setup.sh
 
-export CTILINK_VECTORS="${CTILINK_VECTORS:-$(cd .. && pwd)/shared/vectors}"
+export CTILINK_VECTORS="${CTILINK_VECTORS:-$(pwd)/tests/vectors}"
 if [ ! -d "$CTILINK_VECTORS/ami/real" ]; then
   echo "test vectors not found at $CTILINK_VECTORS (set CTILINK_VECTORS)" >&2
   exit 1

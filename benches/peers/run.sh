@@ -14,7 +14,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-vectors="${CTILINK_VECTORS:-$root/../shared/vectors}"
+vectors="${CTILINK_VECTORS:-$root/tests/vectors}"
 work="$here/.work"
 size_mb="${SIZE_MB:-25}"
 repeat_ctilink="${REPEAT_CTILINK:-20}"

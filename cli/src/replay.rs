@@ -541,7 +541,7 @@ Exten: 202\r\nContext: internal\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n";
     fn same_as_read_capture_on_the_real_captures() {
         let dir = match std::env::var_os("CTILINK_VECTORS") {
             Some(d) => std::path::PathBuf::from(d),
-            None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
+            None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors"),
         };
         let mut files = 0;
         for sub in ["ami/real", "ami/asterisk20"] {

@@ -13,7 +13,7 @@ fn ctilink() -> Command {
 fn vectors() -> PathBuf {
     let dir = match std::env::var_os("CTILINK_VECTORS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors"),
     };
     assert!(dir.join("ami/real").is_dir(), "vectors not found at {}", dir.display());
     dir

@@ -11,7 +11,7 @@
 //!
 //! Inputs: every real capture of `$CTILINK_VECTORS/ami/real/*.ami` and
 //! `$CTILINK_VECTORS/ami/asterisk20/*.ami` concatenated in memory (default
-//! `../shared/vectors` beside the repository; skipped with a note when absent), and
+//! `tests/vectors` in the repository; skipped with a note when absent), and
 //! a synthetic stream of ~10k Asterisk 20 call events built below. Each is decoded
 //! from one `BytesMut` per iteration, both whole (one buffer holding everything) and
 //! as a socket would deliver it (16 KiB reads appended to the buffer).
@@ -32,7 +32,7 @@ const READ: usize = 16 * 1024;
 fn vectors_dir() -> PathBuf {
     match std::env::var_os("CTILINK_VECTORS") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors")),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors")),
     }
 }
 

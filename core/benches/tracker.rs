@@ -5,7 +5,7 @@
 //!
 //! Groups (criterion; `Throughput::Elements` = AMI events in the input):
 //! - `tracker/real_captures`: every capture of `$CTILINK_VECTORS/ami/real/*.ami` and
-//!   `ami/asterisk20/*.ami` concatenated in memory (default `../shared/vectors` beside
+//!   `ami/asterisk20/*.ami` concatenated in memory (default `tests/vectors` in
 //!   the repository). `decode_track`: decode + a fresh [`Tracker`] applying every
 //!   message; `track_only`: a fresh tracker over the pre-decoded messages;
 //!   `decode_only`: the decoder alone, to split the first figure.
@@ -173,7 +173,7 @@ fn rss() -> Option<u64> {
 fn vectors_dir() -> PathBuf {
     match std::env::var_os("CTILINK_VECTORS") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors")),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors")),
     }
 }
 
@@ -187,7 +187,7 @@ fn real_captures() -> (Vec<u8>, usize) {
         let rd = std::fs::read_dir(&dir).unwrap_or_else(|e| {
             panic!(
                 "AMI captures not found: cannot read {} ({e}); set CTILINK_VECTORS to the \
-                 shared vectors directory (the one holding ami/real and ami/asterisk20)",
+                 vectors directory (the one holding ami/real and ami/asterisk20)",
                 dir.display()
             )
         });
@@ -1143,7 +1143,7 @@ fn bench_direct(c: &mut Criterion) {
 fn check_direct_shape(shape: &CallShape) {
     let path = vectors_dir().join("ami/asterisk20/sip_call.ami");
     let data = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("reading {} ({e}); set CTILINK_VECTORS to the shared vectors directory", path.display())
+        panic!("reading {} ({e}); set CTILINK_VECTORS to the vectors directory", path.display())
     });
     let find = |pat: &[u8]| data.windows(pat.len()).position(|w| w == pat);
     let rfind = |pat: &[u8]| data.windows(pat.len()).rposition(|w| w == pat);

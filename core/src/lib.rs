@@ -3,7 +3,7 @@
 //! [`Session`] is the API: connect to a PBX, watch its devices and calls as normalized
 //! [`Event`]s, and control calls (click-to-dial, answer, hold, transfer, pickup...). Under
 //! it, [`link`] carries commands and events (the Asterisk Manager Interface, [`ami`],
-//! first) and [`model`] turns PBX events into calls and devices. See `DESIGN.md` in the
+//! first) and [`model`] turns PBX events into calls and devices. See `docs/architecture.md` in the
 //! repository for the map.
 
 pub mod ami;

@@ -877,6 +877,9 @@ void tsp_core_line_opened(tsp_core *c, uint32_t hd_line) {
 }
 
 int32_t tsp_core_line_close(tsp_core *c, uint32_t hd_line) {
+    /* EMIT first: a batch built for this line before the close goes out before this
+     * returns, so TAPI gets no message for the line once TSPI_lineClose has returned. */
+    lock(c, TSP_LOCK_EMIT);
     lock(c, TSP_LOCK_STATE);
     line_t *line = line_of(c, hd_line);
     if (line) {
@@ -896,6 +899,7 @@ int32_t tsp_core_line_close(tsp_core *c, uint32_t hd_line) {
         }
     }
     unlock(c, TSP_LOCK_STATE);
+    unlock(c, TSP_LOCK_EMIT);
     return line ? 0 : TSP_LINEERR_INVALLINEHANDLE;
 }
 

@@ -12,10 +12,12 @@
  * run on the session's event thread. Two locks, both supplied by the platform:
  *   STATE guards the tables; it is never held while calling out to TAPI.
  *   EMIT  serialises the calls to TAPI (line_event, async_completion), so that TAPI
- *         never sees two at once and sees them in order. Only the event thread and
- *         tsp_core_line_opened take it; no TSPI function does, so a TAPI thread that
- *         holds one of TAPI's own locks while it calls a TSPI function (and so may
- *         hold up a LINEEVENT callback) never waits for it.
+ *         never sees two at once and sees them in order. The event thread,
+ *         tsp_core_line_opened and tsp_core_line_close take it; no other TSPI function
+ *         does, so a TAPI thread that holds one of TAPI's own locks while it calls a
+ *         TSPI function (and so may hold up a LINEEVENT callback) never waits for it.
+ *         lineClose has to: TSPI says no message for the line may follow its return, so
+ *         it waits for a batch already on its way (a race the mapping test caught).
  *   Order: EMIT before STATE, never the reverse.
  * Calls into TAPI happen only with EMIT held and STATE free. The platform's line_event
  * and async_completion must not call back into tsp_core.
@@ -160,6 +162,8 @@ int32_t tsp_core_line_open(tsp_core *core, uint32_t device_id, uintptr_t ht_line
 /* Announces the calls the line has (LINE_NEWCALL + LINE_CALLSTATE + LINE_CALLINFO) and
  * from then on reports everything. A no-op if the line was closed meanwhile. */
 void tsp_core_line_opened(tsp_core *core, uint32_t hd_line);
+/* lineClose: once it returns, no message for the line reaches TAPI. Waits for EMIT,
+ * so never to be called from inside line_event or async_completion. */
 int32_t tsp_core_line_close(tsp_core *core, uint32_t hd_line);
 int32_t tsp_core_set_status_messages(tsp_core *core, uint32_t hd_line, uint32_t line_states,
                                      uint32_t address_states);

@@ -1,5 +1,5 @@
 //! The CTI gateway: one PBX connection for many clients (deployment scenarios 2 and 3 of
-//! DESIGN.md).
+//! docs/architecture.md).
 //!
 //! Upstream, one AMI link with the core's call model. Downstream, clients over TCP, TLS
 //! and WebSocket speaking the wire protocol of `ctilink::wire` (docs/wire-protocol.md).

@@ -23,7 +23,7 @@ use ctilink::model::{Call, Device, DeviceState, Mirror, Snapshot, Tracker};
 fn vectors() -> PathBuf {
     let dir = match std::env::var_os("CTILINK_VECTORS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors"),
     };
     assert!(dir.join("ami").is_dir(), "test vectors not found at {} (set CTILINK_VECTORS)", dir.display());
     dir

@@ -1,6 +1,6 @@
 //! Builders for the AMI events and responses the simulator writes, with the
 //! names, fields and field order of Asterisk 20 (see
-//! `shared/vectors/ami/asterisk20/*.ami`). Kept apart from the PBX logic so that
+//! `tests/vectors/ami/asterisk20/*.ami`). Kept apart from the PBX logic so that
 //! "what a message looks like" and "when it is sent" can be checked separately.
 
 use ctilink::ami::MessageBuilder;

@@ -6,7 +6,7 @@
 //! calls placed from a phone ([`SimHandle::place_call`]), `Hangup`, and the state
 //! lists `ExtensionStateList`, `DeviceStateList` and `CoreShowChannels`. The
 //! events of a call copy, name for name and field for field, what a real
-//! Asterisk 20 sent in the captures under `shared/vectors/ami/asterisk20/`;
+//! Asterisk 20 sent in the captures under `tests/vectors/ami/asterisk20/`;
 //! `docs/simulator.md` lists where the simulator differs.
 //!
 //! Tests also use it to misbehave on purpose: drop every connection, go

@@ -7,7 +7,7 @@
 //! [`Pbx::fire`] and are ignored if the call has moved on meanwhile (hung up).
 //!
 //! The event sequences copy the Asterisk 20 captures in
-//! `shared/vectors/ami/asterisk20/`: `sip_call.ami` for a call placed by a phone,
+//! `tests/vectors/ami/asterisk20/`: `sip_call.ami` for a call placed by a phone,
 //! `originate_sip.ami` for click-to-dial, `busy_phone.ami` for a busy callee.
 //! Values that a real PBX takes from the phone or a timer (device states, which
 //! leg hangs up first) are computed from the same rules so that every sequence

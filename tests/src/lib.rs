@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-/// The shared test vectors: `$CTILINK_VECTORS`, else `../shared/vectors` from the
-/// repository root. Panics with a clear message when missing, so CI cannot pass
-/// by skipping them.
+/// The test vectors: `$CTILINK_VECTORS`, else the repository's own copy in `tests/vectors`.
+/// Panics with a clear message when missing, so CI cannot pass by skipping them.
 pub fn vectors_dir() -> PathBuf {
     let dir = match std::env::var_os("CTILINK_VECTORS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors"),
     };
     assert!(dir.join("ami").is_dir(), "test vectors not found at {} (set CTILINK_VECTORS)", dir.display());
     dir

@@ -1,7 +1,7 @@
 //! Sans-IO AMI decoder: bytes in, [`Frame`]s out.
 //!
 //! The decoder is a tolerant reader of what Asterisk 1.4 to 22 really send (see
-//! `shared/vectors/ami/QUIRKS.md`): LF or CRLF, the banner line, old-style
+//! `tests/vectors/ami/QUIRKS.md`): LF or CRLF, the banner line, old-style
 //! `Response: Follows` command output ending in `--END COMMAND--`, messages with no
 //! blank line between them, values containing `: `, key case variants, trailing
 //! spaces. It never buffers without bound: a line or a message over its limit is a

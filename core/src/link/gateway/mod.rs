@@ -1,6 +1,6 @@
 //! The gateway client: a [`Link`] to a `ctilink gateway` instead of the PBX, so that a
 //! `Session::connect("ctilink://TOKEN@server:7070")` gives the same API and events as a
-//! direct AMI session (deployment scenario 2 of DESIGN.md).
+//! direct AMI session (deployment scenario 2 of docs/architecture.md).
 //!
 //! The gateway sends a snapshot of what this client may see, then the events that follow
 //! it; the link keeps the model as a [`Mirror`] of them, so `snapshot()`, `device()` and
