@@ -1,8 +1,13 @@
 # One entry point for everything; `make test` is what CI runs (.ci/run).
-.PHONY: test demo lint unit bench fuzz peers header
+.PHONY: test demo lint unit bench fuzz peers header dist
 
 test:
 	./scripts/test.sh
+
+# Release artifacts into dist/ (C tarball, .deb, Python wheel and sdist, npm packages);
+# scripts/test-dist.sh (run by make test) installs and runs each without a Rust toolchain.
+dist:
+	./scripts/dist.sh
 
 demo:
 	cargo run --release -p ctilink-cli -- demo --duration 20

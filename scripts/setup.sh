@@ -19,6 +19,8 @@ have python3 || apt_missing+=(python3)
 python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || apt_missing+=(python3-venv)
 have chromium || apt_missing+=(chromium)
 [ -x /usr/bin/kill ] || apt_missing+=(procps)
+have systemd-analyze || apt_missing+=(systemd) # checks the gateway's unit (scripts/test-dist.sh)
+have dpkg-deb || apt_missing+=(dpkg)
 have node || apt_missing+=(nodejs)
 have npm || apt_missing+=(npm)
 
@@ -37,4 +39,12 @@ cbindgen_version="0.29.2"
 if [ "$(cbindgen --version 2> /dev/null)" != "cbindgen $cbindgen_version" ]; then
     echo "== installing cbindgen $cbindgen_version (pinned: the committed header is its output)"
     cargo install --quiet cbindgen --version "$cbindgen_version" --locked
+fi
+
+# The npm platform package's addon is linked for glibc 2.17 with zig (scripts/dist.sh):
+# napi's --cross-compile runs cargo-zigbuild (zig itself comes from PyPI's ziglang).
+zigbuild_version="0.24.1"
+if ! cargo install --list | grep -q "^cargo-zigbuild v$zigbuild_version:"; then
+    echo "== installing cargo-zigbuild $zigbuild_version"
+    cargo install --quiet --locked cargo-zigbuild --version "$zigbuild_version"
 fi

@@ -32,7 +32,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== rust tests, with the C ABI's: header drift, exported symbols, C programs and"
 echo "   examples under valgrind, the TSP shim (native mapping test and MinGW DLL build)"
 log="$(mktemp)"
-trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}"' EXIT
+trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}" "${distlog:-}"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
 passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
 failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
@@ -50,6 +50,12 @@ nodelog="$(mktemp)"
 ./scripts/test-node.sh 2>&1 | tee "$nodelog" || { echo "node tests failed" >&2; exit 1; }
 node_summary="$(tail -1 "$nodelog")"
 
+echo "== release artifacts: make dist, then each installed and run with no Rust toolchain on PATH"
+./scripts/dist.sh
+distlog="$(mktemp)"
+./scripts/test-dist.sh 2>&1 | tee "$distlog" || { echo "release artifact tests failed" >&2; exit 1; }
+dist_summary="$(tail -1 "$distlog")"
+
 echo "== benchmarks compile and run once"
 cargo bench -p ctilink --bench decode -- --test
 cargo bench -p ctilink --bench tracker -- --test
@@ -61,3 +67,4 @@ echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"
 echo "$python_summary"
 echo "$node_summary"
+echo "$dist_summary"
