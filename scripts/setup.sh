@@ -19,6 +19,7 @@ have python3 || apt_missing+=(python3)
 python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || apt_missing+=(python3-venv)
 have chromium || apt_missing+=(chromium)
 [ -x /usr/bin/kill ] || apt_missing+=(procps)
+have wine64 || [ -x /usr/lib/wine/wine64 ] || apt_missing+=(wine64) # the TSP under Wine (test-windows.sh)
 have systemd-analyze || apt_missing+=(systemd) # checks the gateway's unit (scripts/test-dist.sh)
 have dpkg-deb || apt_missing+=(dpkg)
 have node || apt_missing+=(nodejs)
@@ -47,4 +48,11 @@ zigbuild_version="0.24.1"
 if ! cargo install --list | grep -q "^cargo-zigbuild v$zigbuild_version:"; then
     echo "== installing cargo-zigbuild $zigbuild_version"
     cargo install --quiet --locked cargo-zigbuild --version "$zigbuild_version"
+fi
+
+# ctilink.dll for Windows (scripts/build-windows.sh): the Rust standard library of the
+# target; the MinGW-w64 linker is set in .cargo/config.toml.
+if ! rustup target list --installed 2> /dev/null | grep -qx x86_64-pc-windows-gnu; then
+    echo "== adding the Rust target x86_64-pc-windows-gnu"
+    rustup target add x86_64-pc-windows-gnu > /dev/null
 fi

@@ -53,7 +53,7 @@ for d in "${dirs[@]}"; do
     nocargo="${nocargo:+$nocargo:}$d"
 done
 export PATH="$nocargo"
-check "no Rust toolchain on PATH" bash -c '! command -v cargo && ! command -v rustc' > /dev/null
+check "no Rust toolchain on PATH" bash -c '! command -v cargo > /dev/null && ! command -v rustc > /dev/null'
 
 art() { # the one file of dist/ matching a glob
     local f
@@ -165,7 +165,7 @@ if dpkg-query -W -f='${Status}' ctilink 2> /dev/null | grep -q installed; then
     echo "a ctilink package is installed on this machine already: not touching it" >&2
     failed=$((failed + 1))
 else
-    check "dpkg -i" $sudo dpkg -i "$deb" > /dev/null
+    check "dpkg -i" bash -c "$sudo dpkg -i '$deb' > /dev/null"
     check "ctilink --version is ctilink $version" test "$(/usr/bin/ctilink --version)" = "ctilink $version"
     files="$(dpkg -L ctilink)"
     check "the conffile is 0640 root:ctilink" test "$(stat -c '%a %U:%G' /etc/ctilink/gateway.toml)" = "640 root:ctilink"
@@ -182,7 +182,7 @@ else
         check "the unit's exposure level is at most 2.0 (systemd-analyze security)" \
             systemd-analyze security --offline=yes --threshold=20 /usr/lib/systemd/system/ctilink-gateway.service > /dev/null 2>&1
     fi
-    check "dpkg -r" $sudo dpkg -r ctilink > /dev/null
+    check "dpkg -r" bash -c "$sudo dpkg -r ctilink > /dev/null"
     left=""
     while read -r f; do
         [[ -z "$f" || -d "$f" || "$f" == /etc/ctilink/gateway.toml ]] && continue

@@ -32,10 +32,16 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== rust tests, with the C ABI's: header drift, exported symbols, C programs and"
 echo "   examples under valgrind, the TSP shim (native mapping test and MinGW DLL build)"
 log="$(mktemp)"
-trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}" "${distlog:-}"' EXIT
-cargo test --workspace 2>&1 | tee "$log"
+trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}" "${distlog:-}" "${winlog:-}"' EXIT
+# The Windows test runs once, below (scripts/test-windows.sh), with its own summary line.
+cargo test --workspace -- --skip the_provider_runs_under_wine_as_tapisrv_drives_it 2>&1 | tee "$log"
 passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
 failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
+
+echo "== windows: ctilink.dll and the TSP built for Windows, the provider driven under Wine"
+winlog="$(mktemp)"
+./scripts/test-windows.sh 2>&1 | tee "$winlog" || { echo "windows tests failed" >&2; exit 1; }
+windows_summary="$(tail -1 "$winlog")"
 
 echo "== ctilink parse on every real capture (must report zero errors)"
 cargo run --quiet --release -p ctilink-cli -- parse "$CTILINK_VECTORS"/ami/real/*.ami "$CTILINK_VECTORS"/ami/asterisk20/*.ami > /dev/null
@@ -67,4 +73,5 @@ echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"
 echo "$python_summary"
 echo "$node_summary"
+echo "$windows_summary"
 echo "$dist_summary"

@@ -798,9 +798,10 @@ void tsp_core_destroy(tsp_core *c) {
     free(c);
 }
 
-uint32_t tsp_core_line_count(const tsp_core *c) { return c->nlines; }
+uint32_t tsp_core_line_count(const tsp_core *c) { return c ? c->nlines : 0; }
 
 void tsp_core_set_device_id_base(tsp_core *c, uint32_t base) {
+    if (!c) return; /* before providerInit, after providerShutdown */
     lock(c, TSP_LOCK_STATE);
     c->base = base;
     unlock(c, TSP_LOCK_STATE);
@@ -812,6 +813,7 @@ static int line_by_device_id(tsp_core *c, uint32_t device_id) {
 }
 
 int32_t tsp_core_line_ext(tsp_core *c, uint32_t device_id, char *buf, size_t cap) {
+    if (!c) return TSP_LINEERR_BADDEVICEID; /* before providerInit, after providerShutdown */
     if (!buf || cap == 0) return TSP_LINEERR_INVALPOINTER;
     lock(c, TSP_LOCK_STATE);
     int l = line_by_device_id(c, device_id);
@@ -832,6 +834,7 @@ tsp_stats tsp_core_stats(tsp_core *c) {
 /* ---- lines ------------------------------------------------------------------- */
 
 int32_t tsp_core_line_open(tsp_core *c, uint32_t device_id, uintptr_t ht_line, uint32_t *hd_line) {
+    if (!c) return TSP_LINEERR_BADDEVICEID; /* before providerInit, after providerShutdown */
     if (!hd_line) return TSP_LINEERR_INVALPOINTER;
     lock(c, TSP_LOCK_STATE);
     int l = line_by_device_id(c, device_id);
@@ -852,6 +855,7 @@ int32_t tsp_core_line_open(tsp_core *c, uint32_t device_id, uintptr_t ht_line, u
 }
 
 void tsp_core_line_opened(tsp_core *c, uint32_t hd_line) {
+    if (!c) return; /* before providerInit, after providerShutdown */
     lock(c, TSP_LOCK_EMIT);
     lock(c, TSP_LOCK_STATE);
     c->batch_len = 0;
@@ -877,6 +881,7 @@ void tsp_core_line_opened(tsp_core *c, uint32_t hd_line) {
 }
 
 int32_t tsp_core_line_close(tsp_core *c, uint32_t hd_line) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     /* EMIT first: a batch built for this line before the close goes out before this
      * returns, so TAPI gets no message for the line once TSPI_lineClose has returned. */
     lock(c, TSP_LOCK_EMIT);
@@ -905,6 +910,7 @@ int32_t tsp_core_line_close(tsp_core *c, uint32_t hd_line) {
 
 int32_t tsp_core_set_status_messages(tsp_core *c, uint32_t hd_line, uint32_t line_states,
                                      uint32_t address_states) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     lock(c, TSP_LOCK_STATE);
     line_t *line = line_of(c, hd_line);
     if (line) {
@@ -916,6 +922,7 @@ int32_t tsp_core_set_status_messages(tsp_core *c, uint32_t hd_line, uint32_t lin
 }
 
 int32_t tsp_core_set_media_detection(tsp_core *c, uint32_t hd_line, uint32_t media_modes) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     /* Every call is a voice call. The calls of the line are reported whatever the modes:
      * monitoring applications (which add no media mode) need them too. */
     if (media_modes & ~TSP_LINEMEDIAMODE_INTERACTIVEVOICE) return TSP_LINEERR_INVALMEDIAMODE;
@@ -938,6 +945,7 @@ static void count_calls(const line_t *line, uint32_t *active, uint32_t *onhold) 
 }
 
 int32_t tsp_core_line_status(tsp_core *c, uint32_t hd_line, tsp_line_status *out) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     if (!out) return TSP_LINEERR_INVALPOINTER;
     lock(c, TSP_LOCK_STATE);
     line_t *line = line_of(c, hd_line);
@@ -955,6 +963,7 @@ int32_t tsp_core_line_status(tsp_core *c, uint32_t hd_line, tsp_line_status *out
 
 int32_t tsp_core_address_status(tsp_core *c, uint32_t hd_line, uint32_t address_id,
                                 tsp_address_status *out) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     if (!out) return TSP_LINEERR_INVALPOINTER;
     if (address_id != 0) return TSP_LINEERR_INVALADDRESSID;
     /* Forwarding as the PBX has it now (the snapshot is the model after every event). */
@@ -1000,6 +1009,7 @@ static bool class_is(const char *a, const char *b) {
 
 int32_t tsp_core_get_id(tsp_core *c, uint32_t hd_line, uint32_t address_id, uint32_t hd_call,
                         uint32_t select, const char *device_class, tsp_device_id *out) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     if (!out || !device_class) return TSP_LINEERR_INVALPOINTER;
     memset(out, 0, sizeof *out);
     lock(c, TSP_LOCK_STATE);
@@ -1078,6 +1088,7 @@ enum { OP_ANSWER, OP_DROP, OP_HOLD, OP_UNHOLD, OP_TRANSFER, OP_REDIRECT, OP_DIAL
 
 /* Every request on an existing call. */
 static int32_t call_op(tsp_core *c, uint32_t request_id, uint32_t hd_call, int op, const char *address) {
+    if (!c) return TSP_LINEERR_INVALCALLHANDLE; /* before providerInit, after providerShutdown */
     char to[TSP_ADDRESS_MAX] = "";
     if (address && !tsp_normalize_address(address, to, sizeof to)) return TSP_LINEERR_INVALADDRESS;
     lock(c, TSP_LOCK_STATE);
@@ -1151,6 +1162,7 @@ int32_t tsp_core_dial(tsp_core *c, uint32_t id, uint32_t hd, const char *digits)
 
 int32_t tsp_core_make_call(tsp_core *c, uint32_t request_id, uint32_t hd_line, uintptr_t ht_call,
                            const char *dest, uint32_t *hd_call) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     if (!hd_call) return TSP_LINEERR_INVALPOINTER;
     /* ctilink rings the user's phone, then dials: there is no off-hook call without a
      * number to dial later. */
@@ -1198,6 +1210,7 @@ int32_t tsp_core_make_call(tsp_core *c, uint32_t request_id, uint32_t hd_line, u
 
 int32_t tsp_core_pickup(tsp_core *c, uint32_t request_id, uint32_t hd_line, uint32_t address_id,
                         uintptr_t ht_call, const char *dest, uint32_t *hd_call) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     if (!hd_call) return TSP_LINEERR_INVALPOINTER;
     if (address_id != 0) return TSP_LINEERR_INVALADDRESSID;
     /* Group pickup (no address, a group id) needs a PBX pickup group ctilink does not
@@ -1261,6 +1274,7 @@ int32_t tsp_core_pickup(tsp_core *c, uint32_t request_id, uint32_t hd_line, uint
 
 int32_t tsp_core_forward(tsp_core *c, uint32_t request_id, uint32_t hd_line, bool all_addresses,
                          uint32_t address_id, const tsp_forward *list, size_t count) {
+    if (!c) return TSP_LINEERR_INVALLINEHANDLE; /* before providerInit, after providerShutdown */
     if (!all_addresses && address_id != 0) return TSP_LINEERR_INVALADDRESSID;
     /* One target per ctilink kind: immediate, busy, no answer. */
     char to[3][TSP_ADDRESS_MAX] = {"", "", ""};
@@ -1311,6 +1325,7 @@ int32_t tsp_core_forward(tsp_core *c, uint32_t request_id, uint32_t hd_line, boo
 /* ---- calls ------------------------------------------------------------------- */
 
 int32_t tsp_core_close_call(tsp_core *c, uint32_t hd_call) {
+    if (!c) return TSP_LINEERR_INVALCALLHANDLE; /* before providerInit, after providerShutdown */
     lock(c, TSP_LOCK_STATE);
     uint32_t l = 0, i = 0;
     slot_t *s = slot_of(c, hd_call, &l, &i);
@@ -1326,6 +1341,7 @@ int32_t tsp_core_close_call(tsp_core *c, uint32_t hd_call) {
 }
 
 int32_t tsp_core_call_info(tsp_core *c, uint32_t hd_call, tsp_call_info *out) {
+    if (!c) return TSP_LINEERR_INVALCALLHANDLE; /* before providerInit, after providerShutdown */
     if (!out) return TSP_LINEERR_INVALPOINTER;
     lock(c, TSP_LOCK_STATE);
     uint32_t l = 0;

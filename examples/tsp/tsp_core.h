@@ -22,6 +22,9 @@
  * Calls into TAPI happen only with EMIT held and STATE free. The platform's line_event
  * and async_completion must not call back into tsp_core.
  *
+ * A NULL core (TAPI calling before providerInit succeeded, or after providerShutdown) is
+ * an invalid handle to every per-line and per-call function, never a crash.
+ *
  * Memory is bounded: TSP_MAX_LINES lines, TSP_MAX_CALLS_PER_LINE calls on each,
  * TSP_MAX_REQUESTS TAPI requests waiting for their completion, all allocated at connect.
  */

@@ -1,0 +1,279 @@
+//! The TAPI service provider as Windows runs it: `ctilink.dll` built for
+//! x86_64-pc-windows-gnu (stripped, debug information apart), `ctilink.tsp` linked against
+//! its import library, and `tapisrv_host.exe` (examples/tsp/tests), which loads the provider
+//! as TAPISRV does and drives it through TSPI, all run under Wine against the simulator.
+//! `scripts/test-windows.sh` runs this test and prints the host's `windows: N passed, M
+//! failed`; `scripts/build-windows.sh` builds what it runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ctilink_tests::live::{fast_office, start_sim};
+use ctilink_tests::native::{native_out_dir, repo_root};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// The lines the provider is configured with (CTILINK_TSP_LINES): the host's scenarios
+/// use these phones (108 rings but never answers).
+const LINES: &str = "100,101,102,103,104,105,108";
+
+/// The TSPI functions `ctilink.tsp` must export (the issue's list, and what TAPI needs
+/// to load, install and run a provider).
+const TSPI_EXPORTS: &[&str] = &[
+    "TSPI_providerEnumDevices",
+    "TSPI_providerInit",
+    "TSPI_providerShutdown",
+    "TSPI_providerInstall",
+    "TSPI_providerRemove",
+    "TSPI_providerUIIdentify",
+    "TUISPI_providerInstall",
+    "TUISPI_providerRemove",
+    "TSPI_lineNegotiateTSPIVersion",
+    "TSPI_lineGetDevCaps",
+    "TSPI_lineGetAddressCaps",
+    "TSPI_lineGetNumAddressIDs",
+    "TSPI_lineOpen",
+    "TSPI_lineClose",
+    "TSPI_lineCloseCall",
+    "TSPI_lineMakeCall",
+    "TSPI_lineDial",
+    "TSPI_lineAnswer",
+    "TSPI_lineDrop",
+    "TSPI_lineGetCallInfo",
+    "TSPI_lineGetCallStatus",
+    "TSPI_lineGetCallAddressID",
+    "TSPI_lineGetLineDevStatus",
+    "TSPI_lineGetAddressStatus",
+    "TSPI_lineSetStatusMessages",
+    "TSPI_lineSetDefaultMediaDetection",
+    "TSPI_lineGetID",
+    "TSPI_lineHold",
+    "TSPI_lineUnhold",
+    "TSPI_lineBlindTransfer",
+    "TSPI_lineRedirect",
+    "TSPI_linePickup",
+    "TSPI_lineForward",
+];
+
+fn require_mingw() {
+    let ok =
+        Command::new("x86_64-w64-mingw32-gcc").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "MinGW-w64 is needed to build the TSP (x86_64-w64-mingw32-gcc not found): \
+         apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev binutils-mingw-w64-x86-64"
+    );
+}
+
+/// The `DLL Name:` entries and exported names `objdump -p` lists.
+fn pe_imports_and_exports(dll: &Path) -> (Vec<String>, Vec<String>) {
+    let out = Command::new("x86_64-w64-mingw32-objdump").arg("-p").arg(dll).output().expect("objdump runs");
+    assert!(out.status.success(), "objdump -p failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let imports = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("DLL Name: "))
+        .map(|s| s.trim().to_owned())
+        .collect();
+    // Export table lines: "\t[   3] +base[   4]  0003 TSPI_lineDrop" (format varies by
+    // binutils version; the name is the last field).
+    let mut exports = Vec::new();
+    let mut in_names = false;
+    for line in text.lines() {
+        if line.starts_with("[Ordinal/Name Pointer] Table") {
+            in_names = true;
+            continue;
+        }
+        if in_names {
+            if line.trim().is_empty() {
+                in_names = false;
+                continue;
+            }
+            if let Some(name) = line.split_whitespace().last() {
+                exports.push(name.to_owned());
+            }
+        }
+    }
+    (imports, exports)
+}
+
+/// Every `TSP_` constant of the portable header is static-asserted against tapi.h.
+fn every_constant_is_checked(root: &Path) {
+    let header = std::fs::read_to_string(root.join("examples/tsp/tsp_tapi.h")).expect("tsp_tapi.h");
+    let windows = std::fs::read_to_string(root.join("examples/tsp/ctilink_tsp.c")).expect("ctilink_tsp.c");
+    let mut n = 0;
+    for line in header.lines() {
+        let Some(rest) = line.strip_prefix("#define TSP_") else { continue };
+        let name = rest.split_whitespace().next().expect("a name");
+        if name.starts_with("TSPI_VERSION") {
+            continue;
+        }
+        assert!(
+            windows.contains(&format!("SAME({name})")),
+            "TSP_{name} is not checked against tapi.h (SAME({name}))"
+        );
+        n += 1;
+    }
+    assert!(n > 50, "only {n} constants found in tsp_tapi.h");
+}
+
+/// Builds everything once (scripts/build-windows.sh) into a fresh folder.
+fn build() -> PathBuf {
+    require_mingw();
+    let root = repo_root();
+    every_constant_is_checked(&root);
+    let out = native_out_dir().join("windows");
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(root.join("scripts/build-windows.sh"))
+        .arg(&out)
+        .output()
+        .expect("build-windows.sh runs");
+    assert!(
+        run.status.success(),
+        "build-windows.sh failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out
+}
+
+/// The `ctilink_` functions the header declares.
+fn header_functions(root: &Path) -> Vec<String> {
+    let header = std::fs::read_to_string(root.join("include/ctilink.h")).expect("ctilink.h");
+    let mut names: Vec<String> = header
+        .lines()
+        .filter(|l| {
+            !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with("typedef") && l.contains('(')
+        })
+        .filter_map(|l| {
+            let before = &l[..l.find('(')?];
+            let name = before.rsplit([' ', '*']).next()?;
+            name.starts_with("ctilink_").then(|| name.to_owned())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The names Windows' loader may need that a stock Windows 10 lacks: MinGW's runtime DLLs.
+fn assert_no_mingw_runtime(what: &str, imports: &[String]) {
+    for i in imports {
+        let lower = i.to_ascii_lowercase();
+        assert!(
+            !lower.starts_with("libgcc")
+                && !lower.starts_with("libwinpthread")
+                && !lower.starts_with("libstdc++"),
+            "{what} needs {i}, which Windows does not have"
+        );
+    }
+}
+
+fn check_binaries(out: &Path) {
+    let root = repo_root();
+    // ctilink.dll exports exactly the header's functions, and imports only system DLLs.
+    let (imports, mut exports) = pe_imports_and_exports(&out.join("ctilink.dll"));
+    exports.sort();
+    assert_eq!(exports, header_functions(&root), "ctilink.dll's exports differ from include/ctilink.h");
+    assert_no_mingw_runtime("ctilink.dll", &imports);
+    // Stripped: its debug information is in ctilink.dll.debug.
+    let sections = |f: &Path| {
+        let o = Command::new("x86_64-w64-mingw32-objdump").arg("-h").arg(f).output().expect("objdump runs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(!sections(&out.join("ctilink.dll")).contains(".debug_info"), "ctilink.dll is not stripped");
+    assert!(sections(&out.join("ctilink.dll")).contains(".gnu_debuglink"), "ctilink.dll names no debug file");
+    assert!(
+        sections(&out.join("ctilink.dll.debug")).contains(".debug_info"),
+        "ctilink.dll.debug has no debug info"
+    );
+
+    let (imports, exports) = pe_imports_and_exports(&out.join("ctilink.tsp"));
+    for want in TSPI_EXPORTS {
+        assert!(
+            exports.iter().any(|e| e == want),
+            "ctilink.tsp does not export {want}; it exports {exports:?}"
+        );
+    }
+    assert!(
+        imports.iter().any(|i| i.eq_ignore_ascii_case("ctilink.dll")),
+        "ctilink.tsp does not import ctilink.dll: {imports:?}"
+    );
+    assert_no_mingw_runtime("ctilink.tsp", &imports);
+    let (imports, _) = pe_imports_and_exports(&out.join("tapisrv_host.exe"));
+    assert_no_mingw_runtime("tapisrv_host.exe", &imports);
+    for f in ["ctilink.dll", "ctilink.tsp"] {
+        let size = std::fs::metadata(out.join(f)).expect("built").len();
+        println!("{f}: {size} bytes");
+    }
+}
+
+fn wine() -> PathBuf {
+    for p in ["/usr/lib/wine/wine64", "/usr/bin/wine64", "/usr/bin/wine"] {
+        if Path::new(p).is_file() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("Wine is needed to run the Windows build (apt-get install wine64), which scripts/setup.sh does");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_provider_runs_under_wine_as_tapisrv_drives_it() {
+    let out = build();
+    check_binaries(&out);
+
+    let sim = start_sim(fast_office()).await;
+    let url = format!("{}&reconnect_ms=3000", sim.session_url());
+    // A prefix of its own, kept between runs (the first run makes it: some seconds).
+    let prefix = native_out_dir().join("wineprefix");
+    let mut child = tokio::process::Command::new(wine())
+        .arg("tapisrv_host.exe")
+        .arg(".\\ctilink.tsp")
+        .current_dir(&out)
+        .env("WINEPREFIX", &prefix)
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .env("CTILINK_TSP_URL", &url)
+        .env("CTILINK_TSP_LINES", LINES)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("wine starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let mut printed = Vec::new();
+    let mut summary = None;
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(300), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("the host printed nothing for 300 s; so far: {printed:#?}"))
+            .expect("read the host's output");
+        let Some(line) = line else { break };
+        println!("{line}");
+        if let Some(call) = line.strip_prefix("CALL ") {
+            let (from, to) = call.split_once(' ').expect("CALL a b");
+            sim.place_call(from, to).unwrap_or_else(|e| panic!("{from} calls {to}: {e}"));
+        } else if line == "DROP" {
+            sim.drop_connections();
+        } else if line.starts_with("windows: ") {
+            summary = Some(line.clone());
+        }
+        if line.starts_with("CALL ") || line == "DROP" {
+            stdin.write_all(b"go\n").await.expect("write to the host");
+            stdin.flush().await.expect("flush");
+        }
+        printed.push(line);
+    }
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("the host ends")
+        .expect("wait");
+    let failed: Vec<&String> = printed.iter().filter(|l| l.starts_with("not ok")).collect();
+    let summary = summary.unwrap_or_else(|| panic!("the host printed no summary: {printed:#?}"));
+    assert!(failed.is_empty(), "{summary}; failed: {failed:#?}");
+    assert!(status.success(), "the host exited with {status}: {summary}");
+    let passed = printed.iter().filter(|l| l.starts_with("ok ")).count();
+    assert!(passed > 50, "only {passed} checks passed: {summary}");
+    sim.shutdown().await;
+}
