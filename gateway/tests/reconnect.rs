@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{config, office, start, start_sim, Raw, DESK_100, DESK_102};
-use ctilink::{Error, Event, LinkStatus, Session};
+use ctilink::{Error, Event, LinkStatus, Secret, Session};
 use serde_json::{json, Value};
 
 fn kind(v: &Value) -> &str {
@@ -143,4 +143,25 @@ async fn a_session_reconnects_to_a_restarted_gateway_and_reports_what_changed() 
     assert_eq!(s.status(), LinkStatus::Up);
     assert!(s.make_call("100", "101").await.is_ok(), "commands go through the new gateway");
     drop(gw2);
+}
+
+/// The gateway's PBX URL may name a standby PBX (`standby=`): when the PBX is lost and
+/// stays unreachable, the gateway moves to the standby and every client gets `link_down`
+/// then `resynced`, with the standby's calls.
+#[tokio::test]
+async fn the_gateway_moves_to_the_standby_pbx() {
+    let primary = start_sim(office()).await;
+    let standby = start_sim(office()).await;
+    let mut cfg = config(&primary);
+    let url = format!("{}&reconnect_ms=100&standby={}", primary.session_url(), standby.addr());
+    cfg.pbx.url = Some(Secret::new(url));
+    let gw = start(cfg).await;
+    let addr = gw.addrs().tcp.expect("tcp");
+    let (mut a, _, _) = Raw::hello(addr, DESK_100, "a").await;
+    standby.place_call("100", "101").expect("a call on the standby");
+    primary.shutdown().await;
+    a.until("link_down", |v| kind(v) == "link_down").await;
+    let done = a.until("resynced", |v| kind(v) == "resynced").await;
+    assert_eq!(done["event"]["calls_found"].as_array().map(Vec::len), Some(1), "{done}");
+    assert!(standby.actions_received() > 0, "the gateway logged in to the standby");
 }

@@ -38,6 +38,23 @@ async fn click_to_dial_prints_each_outcome_and_exits_with_its_code() {
     assert_eq!(status, 1, "{out:?}");
 }
 
+/// The C ABI takes the session's URL as it is: a standby PBX (`standby=`) is used when the
+/// first does not answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn click_to_dial_reaches_the_standby_when_the_pbx_does_not_answer() {
+    let exe = compile_c("click_to_dial", &["examples/c/click_to_dial.c"]);
+    let standby = start_sim(fast_office()).await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let dead_addr = dead.local_addr().expect("addr");
+    drop(dead);
+    let url = format!("ami://admin:secret@{dead_addr}?standby={}", standby.addr());
+    let p = Program::start(&exe, &[&url, "100", "101"]);
+    let (status, out) = p.finish_with_status(LONG).await;
+    assert_eq!(out.last().map(String::as_str), Some("answered"), "{out:?}");
+    assert_eq!(status, 0, "{out:?}");
+    assert!(standby.actions_received() > 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn monitor_shows_the_extensions_and_an_incoming_call() {
     let exe = compile_c("monitor", &["examples/c/monitor.c"]);

@@ -208,3 +208,68 @@ async fn a_refused_channel_list_fails_connect_and_is_retried_after_a_reconnect()
     assert!(matches!(&ev, Event::Resynced { calls_ended, .. } if calls_ended.is_empty()), "{ev:?}");
     assert_eq!(model_calls(&s), truth_calls(&sim));
 }
+
+/// A standby PBX (`standby=` in the URL): when the one in use is lost and stays
+/// unreachable, the session moves to the next, reporting `LinkDown` then `Resynced` as for
+/// a reconnect; the model is then the standby's truth, and commands reach it.
+#[tokio::test]
+async fn a_lost_pbx_is_replaced_by_its_standby() {
+    let primary = start_sim(fast_office()).await;
+    let standby = start_sim(fast_office()).await;
+    let url =
+        format!("{}?control=pjsip&timeout_ms=3000&reconnect_ms=50&standby={}", primary.url(), standby.addr());
+    let s = Session::connect(&url).await.expect("connect");
+    let mut w = Watch::new(&s);
+    primary.place_call("100", "101").expect("a call on the primary");
+    w.until("101 answers on the primary", |e| is(e, "established", "101")).await;
+    standby.place_call("102", "103").expect("a call on the standby");
+    assert_eq!(standby.actions_received(), 0, "the session talks to the primary only");
+
+    primary.shutdown().await;
+    w.until("link down", |e| matches!(e, Event::LinkDown { .. })).await;
+    w.until("resynced", |e| matches!(e, Event::Resynced { .. })).await;
+    assert!(standby.actions_received() > 0, "the session logged in to the standby");
+    // The primary's call is gone (its shutdown hung it up), the standby's is there.
+    assert_eq!(model_calls(&s), truth_calls(&standby), "the model is the standby's truth");
+    assert_eq!(model_calls(&s).len(), 1, "{:#?}", s.snapshot().calls);
+
+    // Commands go to the standby now.
+    let call = s.make_call("104", "105").await.expect("click-to-dial on the standby");
+    w.until("105 answers on the standby", |e| {
+        is(e, "established", "105") && e.call().is_some_and(|c| *c == call)
+    })
+    .await;
+    assert_eq!(model_calls(&s), truth_calls(&standby));
+}
+
+/// At connect, a primary that does not answer is passed over for the standby.
+#[tokio::test]
+async fn connect_uses_the_standby_when_the_primary_does_not_answer() {
+    let standby = start_sim(fast_office()).await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let dead_addr = dead.local_addr().expect("addr");
+    drop(dead); // nothing listens there now
+    let url = format!("ami://admin:secret@{dead_addr}?control=pjsip&standby={}", standby.addr());
+    let s = Session::connect(&url).await.expect("connects to the standby");
+    assert!(standby.actions_received() > 0);
+    assert_eq!(s.snapshot().devices.len(), 10, "the standby's phones");
+    // Without a standby the same primary is an error that names it.
+    let alone = Session::connect(&format!("ami://admin:secret@{dead_addr}")).await;
+    assert!(matches!(alone, Err(Error::Connect { .. })), "{alone:?}");
+}
+
+#[test]
+fn standby_hosts_are_parsed_and_bounded() {
+    let o = SessionOptions::from_url("ami://u:p@pbx1?standby=pbx2,[::1]:6000").expect("url");
+    let ctilink::Transport::Ami(cfg) = &o.transport else { panic!("an AMI transport") };
+    assert_eq!(cfg.standby, vec![("pbx2".to_owned(), 5038), ("::1".to_owned(), 6000)]);
+    let tls = SessionOptions::from_url("amis://u:p@pbx1?standby=pbx2").expect("url");
+    let ctilink::Transport::Ami(cfg) = &tls.transport else { panic!("an AMI transport") };
+    assert_eq!(cfg.standby, vec![("pbx2".to_owned(), 5039)], "TLS's default port");
+    let nine = ["h"; 9].join(",");
+    assert!(matches!(
+        SessionOptions::from_url(&format!("ami://u:p@pbx1?standby={nine}")),
+        Err(Error::InvalidUrl(_))
+    ));
+    assert!(matches!(SessionOptions::from_url("ami://u:p@pbx1?standby=a:b"), Err(Error::InvalidUrl(_))));
+}

@@ -176,11 +176,11 @@ impl AmiClient {
             return Err(Error::InvalidArgument("event_queue and max_in_flight must be positive".into()));
         }
         let ids = Arc::new(IdGen::new());
-        let conn = {
+        let (conn, endpoint) = {
             let ids = ids.clone();
-            Connection::open(&cfg, &move || ids.next()).await?
+            Connection::open_first(&cfg, 0, &move || ids.next()).await?
         };
-        tracing::info!(url = %cfg.redacted_url(), banner = ?conn.banner, "AMI link up");
+        tracing::info!(url = %cfg.for_endpoint(endpoint).redacted_url(), banner = ?conn.banner, "AMI link up");
         let cfg = Arc::new(cfg);
         let (cmd_tx, cmd_rx) = mpsc::channel(cfg.max_in_flight);
         let (events, first) = broadcast::channel(cfg.event_queue);
@@ -199,6 +199,7 @@ impl AmiClient {
             pending: HashMap::new(),
             seq: 0,
             closers: Vec::new(),
+            endpoint,
         };
         tokio::spawn(task.run(conn));
         let client = AmiClient { inner: Arc::new(Inner { cfg, cmd_tx, events, state, counters, banner }) };
@@ -347,6 +348,8 @@ struct Task {
     pending: HashMap<String, Pending>,
     seq: u64,
     closers: Vec<oneshot::Sender<()>>,
+    /// The PBX in use: 0 for `cfg.host`, then the standby ones.
+    endpoint: usize,
 }
 
 impl Task {
@@ -639,7 +642,8 @@ impl Task {
             }
             let ids = self.ids.clone();
             let cfg = self.cfg.clone();
-            let open = async move { Connection::open(&cfg, &move || ids.next()).await };
+            let start = self.endpoint;
+            let open = async move { Connection::open_first(&cfg, start, &move || ids.next()).await };
             tokio::pin!(open);
             let result = loop {
                 tokio::select! {
@@ -648,7 +652,13 @@ impl Task {
                 }
             };
             match result {
-                Ok(conn) => return Some(conn),
+                Ok((conn, endpoint)) => {
+                    if endpoint != self.endpoint {
+                        tracing::warn!(url = %self.cfg.for_endpoint(endpoint).redacted_url(), "AMI link moved to another PBX");
+                        self.endpoint = endpoint;
+                    }
+                    return Some(conn);
+                }
                 Err(Error::AuthFailed(why)) => {
                     tracing::error!(url = %self.cfg.redacted_url(), %why, "PBX refused the login; retrying slowly");
                     backoff.jump_to_max();

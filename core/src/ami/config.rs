@@ -30,6 +30,9 @@ pub struct TlsConfig {
     pub insecure_skip_verify: bool,
 }
 
+/// The most standby PBXs one link may have (`standby=` in the URL).
+pub const MAX_STANDBY: usize = 8;
+
 /// Everything the AMI link needs. Build with [`AmiConfig::from_url`] or
 /// [`AmiConfig::new`] and adjust the public fields.
 #[derive(Clone, Debug)]
@@ -51,6 +54,11 @@ pub struct AmiConfig {
     /// Declare the PBX dead after this long without any traffic.
     pub dead_after: Duration,
     pub reconnect: ReconnectPolicy,
+    /// Standby PBXs (`host`, `port`), with the same login and TLS settings: when
+    /// `host:port` does not answer, at connect or after the link is lost, the next one that
+    /// answers is used, and the link stays there until it is lost (no flapping back). At
+    /// most [`MAX_STANDBY`] of them.
+    pub standby: Vec<(String, u16)>,
     /// Capacity of each subscriber's event queue before it gets `Lagged`.
     pub event_queue: usize,
     /// Actions that may wait for a response at once.
@@ -82,6 +90,7 @@ impl AmiConfig {
             ping_interval: Duration::from_secs(15),
             dead_after: Duration::from_secs(35),
             reconnect: ReconnectPolicy::default(),
+            standby: Vec::new(),
             event_queue: 4096,
             max_in_flight: 1024,
             max_list_items: 100_000,
@@ -90,7 +99,8 @@ impl AmiConfig {
     }
 
     /// Parses `ami://user:secret@host[:port][?auth=md5&events=call,system]`, or
-    /// `amis://` for TLS (port 5039 by default; `tls_ca=PATH`, `tls_insecure=1`).
+    /// `amis://` for TLS (port 5039 by default; `tls_ca=PATH`, `tls_insecure=1`), with
+    /// `standby=host[:port],...` for [`standby`](Self::standby) PBXs.
     /// User and secret may be percent-encoded.
     pub fn from_url(url: &str) -> Result<Self> {
         let bad = |why: &str| Error::InvalidUrl(format!("{why} (expected ami://user:secret@host:port)"));
@@ -136,10 +146,35 @@ impl AmiConfig {
                     cfg.tls.get_or_insert_with(TlsConfig::default).insecure_skip_verify =
                         v == "1" || v == "true"
                 }
+                "standby" => {
+                    for hp in v.split(',').filter(|x| !x.is_empty()) {
+                        let (h, p) = split_host_port(hp)
+                            .ok_or_else(|| Error::InvalidUrl(format!("bad standby host {hp:?}")))?;
+                        cfg.standby.push((h, p.unwrap_or(if tls { 5039 } else { 5038 })));
+                    }
+                    if cfg.standby.len() > MAX_STANDBY {
+                        return Err(Error::InvalidUrl(format!("at most {MAX_STANDBY} standby hosts")));
+                    }
+                }
                 _ => return Err(Error::InvalidUrl(format!("unknown parameter {k:?}"))),
             }
         }
         Ok(cfg)
+    }
+
+    /// How many PBXs the link may use: `host:port` and the standby ones.
+    pub fn endpoint_count(&self) -> usize {
+        1 + self.standby.len()
+    }
+
+    /// This configuration for endpoint `i` (0: `host:port`, then the standby ones in order).
+    pub(crate) fn for_endpoint(&self, i: usize) -> AmiConfig {
+        let mut c = self.clone();
+        if let Some((h, p)) = i.checked_sub(1).and_then(|j| self.standby.get(j)) {
+            c.host = h.clone();
+            c.port = *p;
+        }
+        c
     }
 
     /// `host:port` for messages and logs.

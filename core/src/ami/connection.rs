@@ -95,6 +95,38 @@ impl Connection {
         Ok(conn)
     }
 
+    /// Opens the first endpoint of `cfg` that answers, starting at endpoint `start` (the one
+    /// in use before) and going round the standby PBXs in order; the connection and its
+    /// endpoint's index. When none answers: a refused login if one was refused (it needs the
+    /// slow retry), else the first endpoint's error.
+    pub(crate) async fn open_first(
+        cfg: &AmiConfig,
+        start: usize,
+        next_id: &(dyn Fn() -> String + Sync),
+    ) -> Result<(Connection, usize)> {
+        let n = cfg.endpoint_count();
+        let mut first_error = None;
+        let mut refused = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            let endpoint = cfg.for_endpoint(i);
+            match Connection::open(&endpoint, next_id).await {
+                Ok(conn) => return Ok((conn, i)),
+                Err(e) => {
+                    if n > 1 {
+                        tracing::warn!(url = %endpoint.redacted_url(), error = %e, "PBX did not answer");
+                    }
+                    if matches!(e, Error::AuthFailed(_)) && refused.is_none() {
+                        refused = Some(e);
+                    } else if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+        Err(refused.or(first_error).unwrap_or(Error::LinkDown))
+    }
+
     async fn login(&mut self, cfg: &AmiConfig, next_id: &(dyn Fn() -> String + Sync)) -> Result<()> {
         let login = match cfg.auth {
             AuthMethod::Plain => Action::login_plain(&cfg.username, cfg.secret.expose(), &cfg.events),

@@ -56,7 +56,11 @@ impl SessionOptions {
     /// - `timeout_ms=10000`: how long a command waits for the PBX;
     /// - `reconnect=0`: do not reconnect when the link drops;
     /// - `reconnect_ms=500`: the delay before the first reconnect attempt (it doubles up
-    ///   to 30 s while attempts fail).
+    ///   to 30 s while attempts fail);
+    /// - `standby=pbx2:5038,pbx3`: standby PBXs (AMI only), with the same login. When the
+    ///   PBX in use does not answer, at connect or after the link is lost, the next one that
+    ///   answers is used, reported as a reconnect (`LinkDown`, `LinkUp`, `Resynced` with
+    ///   the new PBX's calls); the link stays there until it is lost.
     ///
     /// Through a gateway the PBX's setup is the gateway's business: `context`,
     /// `technology`, `control` and `astdb` are refused there.
