@@ -6,11 +6,13 @@
 #   ctilink.tsp          the TAPI service provider (examples/tsp), linked against it
 #   tapisrv_host.exe     the TAPISRV stand-in that tests run under Wine (examples/tsp/tests)
 #   bcryptprimitives.dll TEST-ONLY stand-in for Wine 8.0, which lacks that system DLL
+#   tsp_register.exe     adds the provider to TAPI (lineAddProvider) for the installer
+#   ctilink-tsp-V-setup.exe  the installer (NSIS: examples/tsp/installer/ctilink-tsp.nsi)
 #
 #   scripts/build-windows.sh OUT_DIR
 #
-# Needs the Rust target (rustup target add x86_64-pc-windows-gnu) and MinGW-w64
-# (scripts/setup.sh installs both); the linker is set in .cargo/config.toml.
+# Needs the Rust target (rustup target add x86_64-pc-windows-gnu), MinGW-w64 and NSIS
+# (scripts/setup.sh installs them); the linker is set in .cargo/config.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:?usage: build-windows.sh OUT_DIR}"
@@ -32,4 +34,9 @@ cc=x86_64-w64-mingw32-gcc
     examples/tsp/tests/tapisrv_host.c
 "$cc" -std=c11 -Wall -Wextra -Werror -O2 -shared -static-libgcc -o "$out/bcryptprimitives.dll" \
     examples/tsp/tests/bcryptprimitives.c -lbcrypt
+"$cc" -std=c11 -Wall -Wextra -Werror -O2 -static-libgcc -o "$out/tsp_register.exe" \
+    examples/tsp/installer/tsp_register.c -ltapi32 -ladvapi32
+version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)"
+makensis -V2 -DVERSION="$version" -DBUILD="$(cd "$out" && pwd)" \
+    -DOUTFILE="$(cd "$out" && pwd)/ctilink-tsp-$version-setup.exe" examples/tsp/installer/ctilink-tsp.nsi
 echo "$out"

@@ -20,6 +20,7 @@ python3 -c 'import venv, ensurepip' > /dev/null 2>&1 || apt_missing+=(python3-ve
 have chromium || apt_missing+=(chromium)
 [ -x /usr/bin/kill ] || apt_missing+=(procps)
 have wine64 || [ -x /usr/lib/wine/wine64 ] || apt_missing+=(wine64) # the TSP under Wine (test-windows.sh)
+have makensis || apt_missing+=(nsis) # the TSP's installer (scripts/build-windows.sh)
 have systemd-analyze || apt_missing+=(systemd) # checks the gateway's unit (scripts/test-dist.sh)
 have dpkg-deb || apt_missing+=(dpkg)
 have node || apt_missing+=(nodejs)

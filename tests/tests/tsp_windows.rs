@@ -117,8 +117,14 @@ fn every_constant_is_checked(root: &Path) {
     assert!(n > 50, "only {n} constants found in tsp_tapi.h");
 }
 
-/// Builds everything once (scripts/build-windows.sh) into a fresh folder.
+/// Builds everything once per test binary (scripts/build-windows.sh) into a fresh folder;
+/// the tests share it.
 fn build() -> PathBuf {
+    static OUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OUT.get_or_init(build_now).clone()
+}
+
+fn build_now() -> PathBuf {
     require_mingw();
     let root = repo_root();
     every_constant_is_checked(&root);
@@ -206,6 +212,100 @@ fn check_binaries(out: &Path) {
         let size = std::fs::metadata(out.join(f)).expect("built").len();
         println!("{f}: {size} bytes");
     }
+}
+
+/// Runs a Windows program under Wine in `prefix`, waiting for every process it started
+/// (an NSIS uninstaller runs a copy of itself); its exit status and output.
+fn wine_run(prefix: &Path, dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(wine())
+        .args(args)
+        .current_dir(dir)
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .stdin(Stdio::null())
+        .output()
+        .expect("wine runs");
+    let wait =
+        Command::new("wineserver").arg("-w").env("WINEPREFIX", prefix).status().expect("wineserver runs");
+    assert!(wait.success(), "wineserver -w failed");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// A registry value as `reg query` shows it, or None when the key or value is missing.
+fn reg_value(prefix: &Path, key: &str, name: &str) -> Option<String> {
+    let (ok, text) = wine_run(prefix, Path::new("/"), &["reg", "query", key, "/v", name]);
+    if !ok {
+        return None;
+    }
+    text.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        (f.next() == Some(name)).then(|| f.skip(1).collect::<Vec<_>>().join(" "))
+    })
+}
+
+fn ok(what: &str, pass: bool, why: impl std::fmt::Debug) -> bool {
+    if pass {
+        println!("ok installer: {what}");
+    } else {
+        println!("not ok installer: {what}: {why:?}");
+    }
+    pass
+}
+
+/// The NSIS installer, silently, as software distribution runs it: the files in the system
+/// folder, the configuration in the registry, the uninstall entry; then the silent
+/// uninstaller removes all of it.
+#[test]
+fn the_installer_installs_and_uninstalls_silently() {
+    let out = build();
+    let version = env!("CARGO_PKG_VERSION");
+    let setup = format!("ctilink-tsp-{version}-setup.exe");
+    assert!(out.join(&setup).is_file(), "no {setup}");
+    let prefix = native_out_dir().join("wineprefix-installer");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let url = "ami://tapi:s3cret@pbx-1.example:5038?control=pjsip&astdb=1";
+    let (done, text) = wine_run(&prefix, &out, &[&setup, "/S", &format!("/URL={url}"), "/LINES=201,202"]);
+    let mut all = ok("the silent install succeeds", done, &text);
+
+    let system32 = prefix.join("drive_c/windows/system32");
+    let program = prefix.join("drive_c/Program Files/ctilink/TSP");
+    for f in ["ctilink.dll", "ctilink.tsp"] {
+        let same = std::fs::read(system32.join(f)).ok() == std::fs::read(out.join(f)).ok();
+        all &= ok(&format!("{f} is in the system folder"), same, system32.join(f));
+    }
+    for f in ["tsp_register.exe", "uninstall.exe"] {
+        all &= ok(&format!("{f} is in Program Files"), program.join(f).is_file(), program.join(f));
+    }
+    let config = "HKLM\\SOFTWARE\\ctilink\\TSP";
+    let uninstall = "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\ctilink-tsp";
+    let got = reg_value(&prefix, config, "Url");
+    all &= ok("the PBX URL is in the registry", got.as_deref() == Some(url), got);
+    let got = reg_value(&prefix, config, "Lines");
+    all &= ok("the lines are in the registry", got.as_deref() == Some("201,202"), got);
+    let got = reg_value(&prefix, uninstall, "DisplayVersion");
+    all &= ok("the uninstall entry names the version", got.as_deref() == Some(version), got);
+    // Wine 8.0 only stubs lineAddProvider (LINEERR_OPERATIONFAILED): the installer goes on,
+    // says so, and records that TAPI does not have the provider.
+    let got = reg_value(&prefix, config, "Registered");
+    println!("     lineAddProvider under Wine: Registered = {got:?}");
+    all &= ok(
+        "the installer records whether TAPI took the provider",
+        matches!(got.as_deref(), Some("0x0") | Some("0x1")),
+        got,
+    );
+
+    let (done, text) = wine_run(&prefix, &program, &["uninstall.exe", "/S"]);
+    all &= ok("the silent uninstall succeeds", done, &text);
+    for f in [system32.join("ctilink.dll"), system32.join("ctilink.tsp"), program.clone()] {
+        all &= ok(&format!("{} is gone", f.display()), !f.exists(), &f);
+    }
+    let got = reg_value(&prefix, config, "Url");
+    all &= ok("the configuration is gone from the registry", got.is_none(), got);
+    let got = reg_value(&prefix, uninstall, "DisplayVersion");
+    all &= ok("the uninstall entry is gone", got.is_none(), got);
+    assert!(all, "the installer failed a check (see the not ok lines above)");
 }
 
 fn wine() -> PathBuf {
