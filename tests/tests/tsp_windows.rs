@@ -227,7 +227,7 @@ fn wine_run(prefix: &Path, dir: &Path, args: &[&str]) -> (bool, String) {
         .output()
         .expect("wine runs");
     let wait =
-        Command::new("wineserver").arg("-w").env("WINEPREFIX", prefix).status().expect("wineserver runs");
+        Command::new(wineserver()).arg("-w").env("WINEPREFIX", prefix).status().expect("wineserver runs");
     assert!(wait.success(), "wineserver -w failed");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -306,6 +306,15 @@ fn the_installer_installs_and_uninstalls_silently() {
     let got = reg_value(&prefix, uninstall, "DisplayVersion");
     all &= ok("the uninstall entry is gone", got.is_none(), got);
     assert!(all, "the installer failed a check (see the not ok lines above)");
+}
+
+fn wineserver() -> PathBuf {
+    for p in ["/usr/lib/wine/wineserver", "/usr/bin/wineserver"] {
+        if Path::new(p).is_file() {
+            return PathBuf::from(p);
+        }
+    }
+    PathBuf::from("wineserver")
 }
 
 fn wine() -> PathBuf {
