@@ -5,6 +5,7 @@
 #   libctilink.dll.a     its import library (MinGW; MSVC links the DLL through ctilink.def)
 #   ctilink.tsp          the TAPI service provider (examples/tsp), linked against it
 #   tapisrv_host.exe     the TAPISRV stand-in that tests run under Wine (examples/tsp/tests)
+#   config_dialog_test.exe  drives the provider's configuration dialog (examples/tsp/tests)
 #   bcryptprimitives.dll TEST-ONLY stand-in for Wine 8.0, which lacks that system DLL
 #   tsp_register.exe     adds the provider to TAPI (lineAddProvider) for the installer
 #   ctilink-tsp-V-setup.exe  the installer (NSIS: examples/tsp/installer/ctilink-tsp.nsi)
@@ -32,6 +33,8 @@ examples/tsp/build-mingw.sh "$out" "$out/libctilink.dll.a" > /dev/null
 cc=x86_64-w64-mingw32-gcc
 "$cc" -std=gnu11 -Wall -Wextra -Werror -O2 -static-libgcc -o "$out/tapisrv_host.exe" \
     examples/tsp/tests/tapisrv_host.c
+"$cc" -std=gnu11 -Wall -Wextra -Werror -O2 -static-libgcc -Iexamples/tsp -o "$out/config_dialog_test.exe" \
+    examples/tsp/tests/config_dialog_test.c
 "$cc" -std=c11 -Wall -Wextra -Werror -O2 -shared -static-libgcc -o "$out/bcryptprimitives.dll" \
     examples/tsp/tests/bcryptprimitives.c -lbcrypt
 "$cc" -std=c11 -Wall -Wextra -Werror -O2 -static-libgcc -o "$out/tsp_register.exe" \

@@ -29,12 +29,15 @@ mkdir -p "$out"
 # The provider: the TSPI exports (ctilink_tsp.c) over the portable core, linked against
 # ctilink.dll, with libgcc inside so that Windows needs no MinGW DLL.
 log="$out/build.log"
+windres=${MINGW_WINDRES:-x86_64-w64-mingw32-windres}
+"$windres" -I"$here" -O coff -o "$out/ctilink_tsp_res.o" "$here/ctilink_tsp.rc" >"$log" 2>&1 \
+    || { cat "$log" >&2; exit 1; }
 "$cc" -std=c11 -Wall -Wextra -Werror -pedantic -O2 \
     -I"$root/include" -I"$here" \
     -shared -static-libgcc -Wl,--fatal-warnings \
     -o "$out/ctilink.tsp" \
-    "$here/ctilink_tsp.c" "$here/tsp_core.c" "$here/ctilink_tsp.def" \
-    "$implib" -ladvapi32 >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    "$here/ctilink_tsp.c" "$here/tsp_core.c" "$here/ctilink_tsp.def" "$out/ctilink_tsp_res.o" \
+    "$implib" -ladvapi32 -luser32 >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 if [ -s "$log" ]; then cat "$log" >&2; exit 1; fi
-rm -f "$log"
+rm -f "$log" "$out/ctilink_tsp_res.o"
 echo "$out/ctilink.tsp"

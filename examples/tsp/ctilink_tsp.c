@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctilink_tsp_rc.h"
 #include "tsp_core.h"
 
 /* The portable part's constants must be tapi.h's (tests/tests/tsp.rs checks that every
@@ -465,6 +466,156 @@ LONG WINAPI TSPI_providerRemove(HWND hwndOwner, DWORD dwPermanentProviderID) {
     (void)hwndOwner;
     (void)dwPermanentProviderID;
     return remove_provider();
+}
+
+/* ---- configuration dialog ------------------------------------------------------------ */
+
+#define WM_TEST_DONE (WM_APP + 1)
+
+/* A "Test connection" in progress: the URL it tries, and what it found. */
+typedef struct {
+    HWND dialog;
+    char url[2048];
+    WCHAR result[512];
+} test_job;
+
+/* Connects once with the URL, on a worker thread (a PBX that does not answer takes the
+ * connect timeout), and posts what it found to the dialog. The text never holds the
+ * secret: ctilink's error messages leave it out. */
+static DWORD WINAPI test_connection(LPVOID param) {
+    test_job *job = param;
+    ctilink_options *o = NULL;
+    ctilink_session *session = NULL;
+    ctilink_result r = ctilink_options_new(&o);
+    if (r == CTILINK_RESULT_OK) r = ctilink_options_set_url(o, job->url);
+    if (r == CTILINK_RESULT_OK) r = ctilink_session_connect(o, &session);
+    char text[400] = "";
+    if (r == CTILINK_RESULT_OK) {
+        ctilink_snapshot *snap = NULL;
+        size_t devices = 0;
+        if (ctilink_session_snapshot(session, &snap) == CTILINK_RESULT_OK) {
+            devices = ctilink_snapshot_device_count(snap);
+            ctilink_snapshot_free(snap);
+        }
+        snprintf(text, sizeof text, "Connected: the PBX reports %u extensions.", (unsigned)devices);
+        ctilink_session_close(session);
+        ctilink_session_free(session);
+    } else {
+        char why[300] = "";
+        size_t n = 0;
+        if (ctilink_last_error_message(why, sizeof why, &n) != CTILINK_RESULT_OK) why[0] = 0;
+        snprintf(text, sizeof text, "Failed: %s", why[0] ? why : "no connection");
+    }
+    ctilink_options_free(o);
+    MultiByteToWideChar(CP_UTF8, 0, text, -1, job->result, 512);
+    if (!PostMessageW(job->dialog, WM_TEST_DONE, 0, (LPARAM)job)) HeapFree(GetProcessHeap(), 0, job);
+    return 0;
+}
+
+static void dialog_load(HWND dlg) {
+    WCHAR w[2048];
+    DWORD size = sizeof w;
+    if (RegGetValueW(HKEY_LOCAL_MACHINE, CONFIG_KEY, L"Url", RRF_RT_REG_SZ, NULL, w, &size) == ERROR_SUCCESS)
+        SetDlgItemTextW(dlg, IDC_URL, w);
+    size = sizeof w;
+    if (RegGetValueW(HKEY_LOCAL_MACHINE, CONFIG_KEY, L"Lines", RRF_RT_REG_SZ, NULL, w, &size) == ERROR_SUCCESS)
+        SetDlgItemTextW(dlg, IDC_LINES, w);
+}
+
+/* OK: both settings into the registry (the Telephony service reads them when it starts
+ * the provider next). */
+static BOOL dialog_save(HWND dlg) {
+    WCHAR url[2048], lines[2048];
+    GetDlgItemTextW(dlg, IDC_URL, url, 2048);
+    GetDlgItemTextW(dlg, IDC_LINES, lines, 2048);
+    LONG r = RegSetKeyValueW(HKEY_LOCAL_MACHINE, CONFIG_KEY, L"Url", REG_SZ, url,
+                             (DWORD)((lstrlenW(url) + 1) * sizeof(WCHAR)));
+    if (r == ERROR_SUCCESS)
+        r = RegSetKeyValueW(HKEY_LOCAL_MACHINE, CONFIG_KEY, L"Lines", REG_SZ, lines,
+                            (DWORD)((lstrlenW(lines) + 1) * sizeof(WCHAR)));
+    if (r != ERROR_SUCCESS) {
+        MessageBoxW(dlg, L"The settings could not be saved (administrator rights are needed).",
+                    L"ctilink TAPI provider", MB_OK | MB_ICONERROR);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static INT_PTR CALLBACK config_dialog(HWND dlg, UINT msg, WPARAM wp, LPARAM lp) {
+    switch (msg) {
+    case WM_INITDIALOG:
+        dialog_load(dlg);
+        return TRUE;
+    case WM_TEST_DONE: {
+        test_job *job = (test_job *)lp;
+        SetDlgItemTextW(dlg, IDC_STATUS, job->result);
+        EnableWindow(GetDlgItem(dlg, IDC_TEST), TRUE);
+        HeapFree(GetProcessHeap(), 0, job);
+        return TRUE;
+    }
+    case WM_COMMAND:
+        switch (LOWORD(wp)) {
+        case IDC_TEST: {
+            WCHAR w[2048];
+            GetDlgItemTextW(dlg, IDC_URL, w, 2048);
+            test_job *job = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof *job);
+            if (!job) return TRUE;
+            job->dialog = dlg;
+            if (!to_utf8(w, job->url, sizeof job->url)) {
+                HeapFree(GetProcessHeap(), 0, job);
+                SetDlgItemTextW(dlg, IDC_STATUS, L"Failed: the URL is too long.");
+                return TRUE;
+            }
+            SetDlgItemTextW(dlg, IDC_STATUS, L"Connecting...");
+            EnableWindow(GetDlgItem(dlg, IDC_TEST), FALSE);
+            HANDLE t = CreateThread(NULL, 0, test_connection, job, 0, NULL);
+            if (t) {
+                CloseHandle(t);
+            } else {
+                HeapFree(GetProcessHeap(), 0, job);
+                EnableWindow(GetDlgItem(dlg, IDC_TEST), TRUE);
+                SetDlgItemTextW(dlg, IDC_STATUS, L"Failed: no thread for the test.");
+            }
+            return TRUE;
+        }
+        case IDOK:
+            if (dialog_save(dlg)) EndDialog(dlg, IDOK);
+            return TRUE;
+        case IDCANCEL:
+            EndDialog(dlg, IDCANCEL);
+            return TRUE;
+        }
+        break;
+    }
+    return FALSE;
+}
+
+/* The dialog, owned by TAPI's window: 0 when closed (OK or Cancel). A test still running
+ * when the dialog closes finds no window to post to and frees its job itself. */
+static LONG show_config(HWND owner) {
+    INT_PTR r = DialogBoxParamW(g_module, MAKEINTRESOURCEW(IDD_CONFIG), owner, config_dialog, 0);
+    return r == -1 ? LINEERR_OPERATIONFAILED : 0;
+}
+
+LONG WINAPI TUISPI_providerConfig(TUISPIDLLCALLBACK lpfnUIDLLCallback, HWND hwndOwner,
+                                  DWORD dwPermanentProviderID) {
+    (void)lpfnUIDLLCallback;
+    (void)dwPermanentProviderID;
+    return show_config(hwndOwner);
+}
+
+LONG WINAPI TUISPI_lineConfigDialog(TUISPIDLLCALLBACK lpfnUIDLLCallback, DWORD dwDeviceID, HWND hwndOwner,
+                                    LPCWSTR lpszDeviceClass) {
+    (void)lpfnUIDLLCallback;
+    (void)dwDeviceID;
+    (void)lpszDeviceClass;
+    return show_config(hwndOwner);
+}
+
+/* TAPI 1.4's name for the same; the control panel may still call it. */
+LONG WINAPI TSPI_providerConfig(HWND hwndOwner, DWORD dwPermanentProviderID) {
+    (void)dwPermanentProviderID;
+    return show_config(hwndOwner);
 }
 
 /* ---- capabilities ---------------------------------------------------------------- */

@@ -28,6 +28,9 @@ const TSPI_EXPORTS: &[&str] = &[
     "TSPI_providerUIIdentify",
     "TUISPI_providerInstall",
     "TUISPI_providerRemove",
+    "TUISPI_providerConfig",
+    "TUISPI_lineConfigDialog",
+    "TSPI_providerConfig",
     "TSPI_lineNegotiateTSPIVersion",
     "TSPI_lineGetDevCaps",
     "TSPI_lineGetAddressCaps",
@@ -306,6 +309,88 @@ fn the_installer_installs_and_uninstalls_silently() {
     let got = reg_value(&prefix, uninstall, "DisplayVersion");
     all &= ok("the uninstall entry is gone", got.is_none(), got);
     assert!(all, "the installer failed a check (see the not ok lines above)");
+}
+
+/// An X server of its own (the display number it chose) for Wine's windows.
+fn start_xvfb() -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut x = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb starts (apt-get install xvfb; scripts/setup.sh does)");
+    let mut line = String::new();
+    std::io::BufReader::new(x.stdout.take().expect("piped")).read_line(&mut line).expect("Xvfb's display");
+    let n = line.trim();
+    assert!(!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()), "Xvfb gave no display: {line:?}");
+    (x, format!(":{n}"))
+}
+
+/// The provider's configuration dialog as the Telephony control panel opens it
+/// (TUISPI_providerConfig), used as a person would (examples/tsp/tests/config_dialog_test.c):
+/// a wrong secret fails without showing it, the right URL connects, OK saves URL and lines.
+/// The screenshot it takes is the one in docs/tsp.md.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_configuration_dialog_tests_the_connection_and_saves_it() {
+    let out = build();
+    let sim = start_sim(fast_office()).await;
+    let (mut xvfb, display) = start_xvfb();
+    let prefix = native_out_dir().join("wineprefix-dialog");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let url = sim.url();
+    let bad_secret = "hunter2-wrong";
+    let bad_url = url.replace("admin:secret@", &format!("admin:{bad_secret}@"));
+    assert_ne!(url, bad_url);
+    let mut child = tokio::process::Command::new(wine())
+        .args(["config_dialog_test.exe", ".\\ctilink.tsp", &url, &bad_url, bad_secret, "100,101"])
+        .current_dir(&out)
+        .env("WINEPREFIX", &prefix)
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .env("DISPLAY", &display)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("wine starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let mut printed = Vec::new();
+    let shot = native_out_dir().join("tsp-config-dialog.png");
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(180), lines.next_line())
+        .await
+        .unwrap_or_else(|_| panic!("the dialog test printed nothing for 180 s; so far: {printed:#?}"))
+        .expect("read its output")
+    {
+        println!("{line}");
+        if line == "SCREENSHOT" {
+            let status = Command::new("import")
+                .args(["-display", &display, "-window", "root", "-trim", "+repage"])
+                .arg(&shot)
+                .status()
+                .expect("import (ImageMagick) runs");
+            assert!(status.success(), "the screenshot failed");
+            stdin.write_all(b"go\n").await.expect("write");
+            stdin.flush().await.expect("flush");
+        }
+        printed.push(line);
+    }
+    let status =
+        tokio::time::timeout(Duration::from_secs(60), child.wait()).await.expect("it ends").expect("wait");
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    let failed: Vec<&String> = printed.iter().filter(|l| l.starts_with("not ok")).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert!(status.success(), "the dialog test exited with {status}: {printed:#?}");
+    assert!(printed.iter().filter(|l| l.starts_with("ok dialog")).count() >= 9, "{printed:#?}");
+    assert!(
+        std::fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false),
+        "no screenshot at {}",
+        shot.display()
+    );
+    println!("screenshot: {}", shot.display());
 }
 
 fn wineserver() -> PathBuf {

@@ -92,7 +92,7 @@ Function .onInit
   ${EndIf}
   ${If} $Url == ""
   ${AndIfNot} ${Silent}
-    MessageBox MB_OK|MB_ICONINFORMATION "No PBX URL was given (/URL=...). After the installation, set it as the value Url of HKLM\${CONFIG_KEY}, then restart the Telephony service."
+    MessageBox MB_OK|MB_ICONINFORMATION "No PBX URL was given (/URL=...). After the installation, set it in Control Panel > Phone and Modem > Advanced > ctilink > Configure (or as the value Url of HKLM\${CONFIG_KEY}), then restart the Telephony service."
   ${EndIf}
 FunctionEnd
 
