@@ -167,6 +167,8 @@ export interface ConnectionClearedEvent {
   state: ConnectionState
   previous: ConnectionState
   cause: number | null
+  /** The device whose hang-up ended the talk, when the PBX said (this device, or the other party). */
+  releasedBy: string | null
 }
 
 /** The call ended; it and its connections are gone. */

@@ -254,6 +254,7 @@ test('clearConnection and clearCall end calls on the PBX', async (t) => {
   await session.clearConnection(a, '100')
   const cc = await w.until('100 leaves', (e) => e.call === a && is(e, 'connection_cleared', '100'))
   assert.equal(cc.previous, 'connected')
+  assert.equal(cc.releasedBy, '100', 'the PBX hung up 100 at our request: 100 released the call')
   await w.until('a cleared', (e) => e.call === a && e.event === 'call_cleared')
   const b = await talking(sim, w, '102', '103')
   await session.clearCall(b)

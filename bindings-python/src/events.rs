@@ -181,9 +181,12 @@ event_classes! {
     Failed = Failed ["call", "device", "channel", "state", "reason", "cause"] {
         state: state, reason: reason, cause: cause
     }
-    /// `device` left the call; `previous` tells whether it rang, talked or had failed.
-    ConnectionCleared = ConnectionCleared ["call", "device", "channel", "state", "previous", "cause"] {
-        state: state, previous: previous, cause: cause
+    /// `device` left the call; `previous` tells whether it rang, talked or had failed;
+    /// `released_by` is the device whose hang-up ended the talk, when the PBX said.
+    ConnectionCleared = ConnectionCleared [
+        "call", "device", "channel", "state", "previous", "cause", "released_by"
+    ] {
+        state: state, previous: previous, cause: cause, released_by: released_by
     }
     /// The call ended; it and its connections are gone. `answered` is false for a missed or
     /// failed call.

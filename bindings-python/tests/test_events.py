@@ -257,3 +257,12 @@ def test_monitor_limits_a_session_to_its_devices(sim, connect):
     talking(sim, c, "101", "100")
     assert all(e.device in ("100", "101") or e.device is None for e in c.seen if e.call), c.seen
     assert not any(e.device in ("102", "103") for e in c.seen)
+
+
+def test_connection_cleared_says_who_hung_up(sim, connect):
+    c = connect(sim.session_url)
+    call = talking(sim, c, "101", "100")
+    sim.hangup_ext("101")  # the caller hangs up
+    for device in ("100", "101"):
+        ev = c.until(f"{device} leaves", lambda e, d=device: is_(e, events.ConnectionCleared, d, call))
+        assert ev.released_by == "101"

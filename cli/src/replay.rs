@@ -265,9 +265,9 @@ pub(crate) fn event_line(ev: &Event) -> String {
             f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
             f.kv("reason", snake(reason)).cause(*cause);
         }
-        Event::ConnectionCleared { call, device, channel, state, previous, cause } => {
+        Event::ConnectionCleared { call, device, channel, state, previous, cause, released_by } => {
             f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
-            f.kv("previous", snake(previous)).cause(*cause);
+            f.kv("previous", snake(previous)).cause(*cause).opt("released_by", released_by.as_ref());
         }
         Event::CallCleared { call, cause, answered, merged_into } => {
             f.call(call).cause(*cause).kv("answered", answered).opt("merged_into", merged_into.as_ref());

@@ -501,6 +501,7 @@ mod tests {
                     state: ConnectionState::Null,
                     previous: ConnectionState::Connected,
                     cause: None,
+                    released_by: None,
                 },
                 calling_device: Some(DeviceId::new("100")),
                 transferred_away: away,

@@ -535,6 +535,7 @@ mod tests {
             state: ConnectionState::Null,
             previous: ConnectionState::Connected,
             cause: None,
+            released_by: None,
         };
         s.event(delivered("t", "200"), 0, &m);
         s.event(

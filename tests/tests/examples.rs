@@ -91,11 +91,15 @@ async fn call_model_example_follows_a_call_from_ringing_to_cleared() {
         ],
         "{seen:?}"
     );
-    // The called line (100) shows OFFERING, CONNECTED, then IDLE.
-    use ctilink::model::tapi::{LINECALLSTATE_CONNECTED, LINECALLSTATE_IDLE, LINECALLSTATE_OFFERING};
+    // The called line (100) shows OFFERING, CONNECTED, then, since the caller (101) hung
+    // up, DISCONNECTED when its own connection ends and IDLE when the call is cleared.
+    use ctilink::model::tapi::{
+        LINECALLSTATE_CONNECTED, LINECALLSTATE_DISCONNECTED, LINECALLSTATE_IDLE, LINECALLSTATE_OFFERING,
+    };
     assert_eq!(seen.called_line[1], LINECALLSTATE_OFFERING);
     assert_eq!(seen.called_line[2], LINECALLSTATE_CONNECTED);
-    assert_eq!(seen.called_line[3], LINECALLSTATE_IDLE);
+    assert_eq!(seen.called_line[3], LINECALLSTATE_DISCONNECTED, "{seen:?}");
+    assert_eq!(seen.called_line[5], LINECALLSTATE_IDLE, "{seen:?}");
 }
 
 #[tokio::test]

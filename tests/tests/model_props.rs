@@ -1126,6 +1126,7 @@ fn call_event(kind: &str, call: &str, device: &str) -> Event {
             state: ConnectionState::Null,
             previous: ConnectionState::Connected,
             cause: None,
+            released_by: None,
         },
         "call_cleared" => Event::CallCleared { call, cause: None, answered: true, merged_into: None },
         other => panic!("no such test event {other}"),

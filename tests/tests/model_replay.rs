@@ -169,3 +169,35 @@ fn no_capture_leaves_a_call_open_that_it_ended() {
     assert_eq!(checked, files.len());
     assert!(checked >= 78, "expected every capture, got {checked}");
 }
+
+/// Who hung up, from a real Asterisk's `HangupRequest`/`SoftHangupRequest`: Asterisk clears
+/// the called channel first whoever hung up, so only these tell it. With it the TAPI view is
+/// right on both lines: the line that hung up goes IDLE, the other sees DISCONNECTED first.
+#[test]
+fn the_releasing_party_is_known_and_the_tapi_lines_follow_it() {
+    use ctilink::model::tapi::{line_call_state, LINECALLSTATE_DISCONNECTED, LINECALLSTATE_IDLE};
+    use ctilink::model::DeviceId;
+    // Asterisk 20, chan_sip: phone 101 hangs up. Asterisk 22, PJSIP: the Session hangs up 100.
+    for (file, releaser, other) in
+        [("asterisk20/sip_call.ami", "101", "100"), ("asterisk22/dial_answered.ami", "100", "101")]
+    {
+        let (_, events, _) = replay(&vectors_dir().join("ami").join(file));
+        let cleared: Vec<&Event> = events.iter().filter(|e| e.kind() == "connection_cleared").collect();
+        assert_eq!(cleared.len(), 2, "{file}: {cleared:#?}");
+        for e in &cleared {
+            let Event::ConnectionCleared { released_by, .. } = e else { unreachable!() };
+            assert_eq!(released_by.as_ref().map(DeviceId::as_str), Some(releaser), "{file}: {e:?}");
+        }
+        let states = |line: &str| -> Vec<u32> {
+            let line = DeviceId::new(line);
+            events
+                .iter()
+                .filter(|e| matches!(e.kind(), "connection_cleared" | "call_cleared"))
+                .filter_map(|e| line_call_state(e, &line, false).map(|s| s.0))
+                .collect()
+        };
+        assert_eq!(states(releaser), [LINECALLSTATE_IDLE, LINECALLSTATE_IDLE], "{file}: the releaser's line");
+        assert_eq!(states(other)[0], LINECALLSTATE_DISCONNECTED, "{file}: the far end's line");
+        assert_eq!(states(other).last(), Some(&LINECALLSTATE_IDLE), "{file}: the far end's line");
+    }
+}

@@ -245,6 +245,12 @@ pub enum Event {
         state: ConnectionState,
         previous: ConnectionState,
         cause: Option<Cause>,
+        /// The device whose hang-up ended the talk, when the PBX said (`HangupRequest`,
+        /// `SoftHangupRequest`): this `device` itself, or the party it talked to. Asterisk
+        /// clears the called channel first whoever hung up, so the order of these events
+        /// does not tell it; TAPI needs it (the far end sees `DISCONNECTED`).
+        #[serde(default)]
+        released_by: Option<DeviceId>,
     },
     /// The call ended; it and its connections are gone. `answered` is false for a missed
     /// or failed call; `merged_into` is set when a transfer merged this call into another.

@@ -400,6 +400,7 @@ fn cleared(call: &CallId, k: &Connection) -> Event {
         state: ConnectionState::Null,
         previous: k.state,
         cause: None,
+        released_by: None,
     }
 }
 
@@ -589,6 +590,7 @@ mod tests {
             state: ConnectionState::Null,
             previous: ConnectionState::Held,
             cause: None,
+            released_by: None,
         });
         assert_eq!(m.call("c1").map(|c| c.connections.len()), Some(1));
         m.apply(&Event::CallCleared { call: "c1".into(), cause: None, answered: true, merged_into: None });

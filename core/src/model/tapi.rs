@@ -112,7 +112,21 @@ pub fn line_call_state(event: &Event, line: &DeviceId, line_is_calling: bool) ->
             };
             Some((LINECALLSTATE_DISCONNECTED, mode))
         }
-        Event::ConnectionCleared { .. } if mine => Some(state(LINECALLSTATE_IDLE)),
+        // The line's own connection ends. If another party's hang-up ended the talk, the
+        // line was disconnected by the far end (TAPI: `DISCONNECTED`, then `IDLE` when the
+        // call is cleared); if this line hung up, or nobody is known to have, it is `IDLE`.
+        Event::ConnectionCleared { cause, previous, released_by, .. } if mine => {
+            let talking = matches!(previous, ConnectionState::Connected | ConnectionState::Held);
+            match released_by {
+                Some(r) if r != line && talking => {
+                    Some((LINECALLSTATE_DISCONNECTED, disconnect_mode_for_cause(*cause)))
+                }
+                _ => Some(state(LINECALLSTATE_IDLE)),
+            }
+        }
+        // The line itself hung up: the others leaving after it is no news to it (its own
+        // connection's end follows).
+        Event::ConnectionCleared { released_by: Some(r), .. } if r == line => None,
         Event::ConnectionCleared { cause, previous, .. } => {
             // The far end left: the line's call is disconnected. A ringing device that
             // stops ringing (one of a group, or answered elsewhere) changes nothing here.

@@ -229,6 +229,7 @@ mod tests {
                 state: S::Null,
                 previous: S::Connected,
                 cause: None,
+                released_by: None,
             },
             Event::CallCleared {
                 call: c.clone(),

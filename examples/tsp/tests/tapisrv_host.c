@@ -87,6 +87,7 @@ typedef struct {
     HDRVCALL hd;
     DWORD req;
     DWORD states[64];
+    DWORD modes[64];
     int nstates;
 } tcall_t;
 
@@ -204,6 +205,7 @@ static void CALLBACK line_event(HTAPILINE ht_line, HTAPICALL ht_call, DWORD msg,
             violation("message %lu of a call whose creation failed", (unsigned long)msg);
         if (msg == LINE_CALLSTATE && c->nstates < 64) {
             if (c->nstates && c->states[c->nstates - 1] == LINECALLSTATE_IDLE) violation("a state after IDLE");
+            c->modes[c->nstates] = (DWORD)p2;
             c->states[c->nstates++] = (DWORD)p1;
         }
         break;
@@ -451,6 +453,52 @@ static uintptr_t make_call(const char *from, const char *to) {
 
 static HDRVCALL hd_of(uintptr_t ht) { return call_of(ht)->hd; }
 
+static const char *state_name(DWORD s) {
+    switch (s) {
+    case LINECALLSTATE_IDLE: return "IDLE";
+    case LINECALLSTATE_OFFERING: return "OFFERING";
+    case LINECALLSTATE_DIALTONE: return "DIALTONE";
+    case LINECALLSTATE_DIALING: return "DIALING";
+    case LINECALLSTATE_RINGBACK: return "RINGBACK";
+    case LINECALLSTATE_BUSY: return "BUSY";
+    case LINECALLSTATE_CONNECTED: return "CONNECTED";
+    case LINECALLSTATE_PROCEEDING: return "PROCEEDING";
+    case LINECALLSTATE_ONHOLD: return "ONHOLD";
+    case LINECALLSTATE_DISCONNECTED: return "DISCONNECTED";
+    default: return "?";
+    }
+}
+
+/* A call's states so far as text, e.g. "OFFERING CONNECTED DISCONNECTED/NORMAL IDLE" (the
+ * mode after a slash for DISCONNECTED and BUSY). */
+static void states_text(uintptr_t ht, char *out, size_t cap) {
+    out[0] = 0;
+    EnterCriticalSection(&T.mu);
+    tcall_t *c = call_of(ht);
+    for (int i = 0; c && i < c->nstates; i++) {
+        size_t n = strlen(out);
+        const char *mode = "";
+        if (c->states[i] == LINECALLSTATE_DISCONNECTED) {
+            switch (c->modes[i]) {
+            case LINEDISCONNECTMODE_NORMAL: mode = "/NORMAL"; break;
+            case LINEDISCONNECTMODE_BUSY: mode = "/BUSY"; break;
+            case LINEDISCONNECTMODE_NOANSWER: mode = "/NOANSWER"; break;
+            case LINEDISCONNECTMODE_UNKNOWN: mode = "/UNKNOWN"; break;
+            default: mode = "/OTHER"; break;
+            }
+        }
+        snprintf(out + n, cap - n, "%s%s%s", n ? " " : "", state_name(c->states[i]), mode);
+    }
+    LeaveCriticalSection(&T.mu);
+}
+
+/* The call's states are exactly `want` (docs/tsp.md lists them per scenario). */
+static void expect_states(uintptr_t ht, const char *what, const char *want) {
+    char got[512];
+    states_text(ht, got, sizeof got);
+    check(strcmp(got, want) == 0, "%s: %s (got %s)", what, want, got);
+}
+
 /* TAPI's part when a call is over: lineCloseCall. */
 static void close_call(uintptr_t ht) {
     CHECK_EQ(p_TSPI_lineCloseCall(hd_of(ht)), 0, "lineCloseCall");
@@ -459,8 +507,11 @@ static void close_call(uintptr_t ht) {
     LeaveCriticalSection(&T.mu);
 }
 
-static void expect_idle(uintptr_t ht, const char *what) {
+/* Waits for the call's IDLE, checks its whole sequence of states (`want`, as docs/tsp.md
+ * lists them per scenario), and closes it as TAPI does. */
+static void expect_idle(uintptr_t ht, const char *what, const char *want) {
     check(wait_state(ht, LINECALLSTATE_IDLE), "%s goes IDLE", what);
+    expect_states(ht, what, want);
     close_call(ht);
 }
 
@@ -644,8 +695,8 @@ static void hold_and_retrieve(uintptr_t a) {
 
 static void drop_call(uintptr_t a, uintptr_t b) {
     ASYNC_OK("lineDrop", p_TSPI_lineDrop(REQ, hd_of(a), NULL, 0));
-    expect_idle(a, "the dropped call");
-    expect_idle(b, "the far end's call");
+    expect_idle(a, "the dropped call", "DIALTONE PROCEEDING RINGBACK CONNECTED ONHOLD CONNECTED IDLE");
+    expect_idle(b, "the far end's call", "OFFERING CONNECTED DISCONNECTED/NORMAL IDLE");
 }
 
 /* 100 calls 108, who does not answer: TAPI answers on 108's line. */
@@ -659,8 +710,8 @@ static void answer(void) {
     check(wait_state(b, LINECALLSTATE_CONNECTED), "108's call CONNECTED after lineAnswer");
     check(wait_state(a, LINECALLSTATE_CONNECTED), "100's call CONNECTED");
     ASYNC_OK("lineDrop (108)", p_TSPI_lineDrop(REQ, hd_of(b), NULL, 0));
-    expect_idle(b, "108's call");
-    expect_idle(a, "100's call");
+    expect_idle(b, "108's call (answered, then dropped)", "OFFERING CONNECTED IDLE");
+    expect_idle(a, "100's call (108 dropped it)", "DIALTONE PROCEEDING RINGBACK CONNECTED DISCONNECTED/NORMAL IDLE");
 }
 
 /* 100 talks to 101; 101 sends 100 on to 102 (lineBlindTransfer). */
@@ -672,11 +723,11 @@ static void blind_transfer(void) {
     ASYNC_OK("lineBlindTransfer", p_TSPI_lineBlindTransfer(REQ, hd_of(b), L"102", 0));
     uintptr_t c = wait_newcall("102", from);
     check(c != 0 && wait_state(c, LINECALLSTATE_CONNECTED), "102 gets the transferred call, CONNECTED");
-    expect_idle(b, "the transferring line's call");
+    expect_idle(b, "the transferring line's call", "OFFERING CONNECTED IDLE");
     if (!c) return;
     ASYNC_OK("lineDrop (102)", p_TSPI_lineDrop(REQ, hd_of(c), NULL, 0));
-    expect_idle(c, "102's call");
-    expect_idle(a, "100's call");
+    expect_idle(c, "102's call (transferred to it, then dropped)", "OFFERING CONNECTED IDLE");
+    expect_idle(a, "100's call (transferred to 102)", "DIALTONE PROCEEDING RINGBACK CONNECTED RINGBACK CONNECTED DISCONNECTED/NORMAL IDLE");
 }
 
 /* 100 calls 108, who does not answer; 108's line deflects it to 103 (lineRedirect). */
@@ -688,13 +739,13 @@ static void redirect(void) {
     if (!a || !b) return;
     from = log_len();
     ASYNC_OK("lineRedirect", p_TSPI_lineRedirect(REQ, hd_of(b), L"103", 0));
-    expect_idle(b, "the redirected call at 108");
+    expect_idle(b, "the redirected call at 108", "OFFERING IDLE");
     uintptr_t c = wait_newcall("103", from);
     check(c != 0 && wait_state(c, LINECALLSTATE_CONNECTED), "103 gets the call, CONNECTED");
     if (!c) return;
     ASYNC_OK("lineDrop (103)", p_TSPI_lineDrop(REQ, hd_of(c), NULL, 0));
-    expect_idle(c, "103's call");
-    expect_idle(a, "100's call");
+    expect_idle(c, "103's call (redirected to it, then dropped)", "OFFERING CONNECTED IDLE");
+    expect_idle(a, "100's call (redirected to 103)", "DIALTONE PROCEEDING RINGBACK CONNECTED DISCONNECTED/NORMAL IDLE");
 }
 
 /* lineForward: 104 forwards everything to 105, then cancels. */
@@ -744,8 +795,8 @@ static void link_drop(void) {
     from = log_len();
     step("DROP");
     check(wait_all_lines(LINEDEVSTATE_OUTOFSERVICE, from), "every line OUTOFSERVICE");
-    if (a) expect_idle(a, "102's call while the link is down");
-    if (b) expect_idle(b, "103's call while the link is down");
+    if (a) expect_idle(a, "102's call when the link drops", "PROCEEDING RINGBACK CONNECTED IDLE");
+    if (b) expect_idle(b, "103's call when the link drops", "OFFERING CONNECTED IDLE");
     WCHAR dest[] = L"101";
     DWORD id = new_req();
     HDRVCALL hd = NULL;

@@ -33,6 +33,8 @@ pub(super) struct CallRec {
     pub(super) pending_divert: Option<(Endpoint, DivertReason)>,
     /// The queue the call waits in, if any.
     pub(super) queue: Option<(DeviceId, ConnectionState)>,
+    /// The talking device that asked first to hang up, until its connection is cleared.
+    pub(super) released_by: Option<DeviceId>,
 }
 
 impl CallRec {
@@ -47,6 +49,7 @@ impl CallRec {
             diverted: None,
             click_to_dial: false,
             last_cause: None,
+            released_by: None,
             pending_divert: None,
             queue: None,
         }
@@ -520,6 +523,10 @@ impl Tracker {
         }
         if previous != ConnectionState::Null && call.announced {
             if let Some(device) = device {
+                let released_by = call.released_by.clone();
+                if released_by.as_ref() == Some(&device) {
+                    call.released_by = None; // the releaser is gone; a later hang-up is another's
+                }
                 out.push(Event::ConnectionCleared {
                     call: call.id.clone(),
                     device,
@@ -527,6 +534,7 @@ impl Tracker {
                     state: ConnectionState::Null,
                     previous,
                     cause,
+                    released_by,
                 });
             }
         }
@@ -560,6 +568,7 @@ impl Tracker {
                     state: ConnectionState::Null,
                     previous: state,
                     cause,
+                    released_by: None,
                 });
             }
             out.push(Event::CallCleared {

@@ -32,6 +32,7 @@ enum Kind {
     Bridge,
     LocalBridge,
     Hangup,
+    HangupRequest,
     Rename,
     Masquerade,
     BlindTransfer,
@@ -63,6 +64,8 @@ const KINDS: &[(&str, Kind)] = &[
     ("Bridge", Kind::Bridge),
     ("LocalBridge", Kind::LocalBridge),
     ("Hangup", Kind::Hangup),
+    ("HangupRequest", Kind::HangupRequest),
+    ("SoftHangupRequest", Kind::HangupRequest),
     ("Rename", Kind::Rename),
     ("Masquerade", Kind::Masquerade),
     ("BlindTransfer", Kind::BlindTransfer),
@@ -121,6 +124,7 @@ pub(super) fn dispatch(t: &mut Tracker, msg: &Message, out: &mut Vec<Event>) {
         }
         Kind::LocalBridge => t.on_local_bridge(msg, out),
         Kind::Hangup => t.on_hangup(msg, out),
+        Kind::HangupRequest => t.on_hangup_request(msg),
         Kind::Rename => t.on_rename(msg, out),
         Kind::Masquerade => t.on_masquerade(msg, out),
         Kind::BlindTransfer => t.on_blind_transfer(msg, out),
@@ -729,6 +733,20 @@ impl Tracker {
                 c.peer = Some(one);
                 c.local_one = Some(false);
             }
+        }
+    }
+
+    /// A channel asked to hang up. The first talking device of a call to do so released it
+    /// (see `Event::ConnectionCleared::released_by`).
+    fn on_hangup_request(&mut self, msg: &Message) {
+        let Some(uid) = self.uid_of(msg, "") else { return };
+        let Some(ch) = self.chans.get(&uid) else { return };
+        if !matches!(ch.conn, ConnectionState::Connected | ConnectionState::Held) {
+            return;
+        }
+        let (Some(key), Some(device)) = (ch.call, ch.device.clone()) else { return };
+        if let Some(call) = self.calls.get_mut(&key) {
+            call.released_by.get_or_insert(device);
         }
     }
 

@@ -43,6 +43,7 @@ fn cleared(call: &CallId, (device, channel, previous): &(DeviceId, String, Conne
         state: ConnectionState::Null,
         previous: *previous,
         cause: None,
+        released_by: None,
     }
 }
 

@@ -383,6 +383,7 @@ impl Tracker {
             state: ConnectionState::Null,
             previous,
             cause: None,
+            released_by: None,
         });
     }
 }
