@@ -8,11 +8,15 @@
 #   ctilink-V.tar.gz                     Python sdist (builds from source: needs cargo)
 #   ctilink-V.tgz, ctilink-linux-x64-gnu-V.tgz
 #                                        npm: the main package and the platform package with the addon
+#   ctilink-V-windows-x86_64.zip         Windows: bin/ctilink.dll (stripped), bin/ctilink.tsp, the
+#                                        import library, the header, a README
+#   ctilink-V-windows-x86_64-debug.zip   ctilink.dll's debug information
+#   ctilink-tsp-V-setup.exe              the TAPI provider's installer (NSIS)
 #   SHA256SUMS
 # V is the workspace version (Cargo.toml [workspace.package]), the one version of everything.
 #
 #   scripts/dist.sh                    # all of it
-#   scripts/dist.sh c deb              # some parts (c, deb, python, node), into the same dist/
+#   scripts/dist.sh c deb              # some parts (c, deb, python, node, windows), into the same dist/
 #
 # Needs cargo, cargo-zigbuild, a C toolchain (strip, objcopy), dpkg-deb, python3 with venv
 # (maturin and ziglang are installed into target/dist-venv from PyPI) and node + npm
@@ -26,7 +30,7 @@ version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Ca
 out="$root/dist"
 target="${CARGO_TARGET_DIR:-$root/target}"
 parts=("$@")
-[[ ${#parts[@]} -gt 0 ]] || { parts=(c deb python node); rm -rf "$out"; }
+[[ ${#parts[@]} -gt 0 ]] || { parts=(c deb python node windows); rm -rf "$out"; }
 mkdir -p "$out"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
@@ -129,13 +133,45 @@ dist_node() {
     done
 }
 
+# zip_dir DIR ZIP: DIR's contents into ZIP (python's zipfile: no zip tool needed).
+zip_dir() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+base = os.path.dirname(os.path.abspath(src))
+with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+    for root, _, files in sorted(os.walk(src)):
+        for f in sorted(files):
+            p = os.path.join(root, f)
+            z.write(p, os.path.relpath(p, base))
+PY
+}
+
+dist_windows() {
+    echo "== dist: Windows DLL, TAPI provider and its installer $version"
+    local win="$stage/win" name="ctilink-$version-windows-x86_64"
+    ./scripts/build-windows.sh "$win" > /dev/null
+    local d="$stage/$name"
+    mkdir -p "$d/bin" "$d/lib" "$d/include" "$stage/$name-debug"
+    cp "$win/ctilink.dll" "$win/ctilink.tsp" "$d/bin/"
+    cp "$win/libctilink.dll.a" "$d/lib/"
+    cp include/ctilink.h "$d/include/"
+    sed "s|@VERSION@|$version|g" packaging/windows/README.md > "$d/README.md"
+    cp CHANGELOG.md "$d/"
+    cp "$win/ctilink.dll.debug" "$stage/$name-debug/"
+    zip_dir "$d" "$out/$name.zip"
+    zip_dir "$stage/$name-debug" "$out/$name-debug.zip"
+    cp "$win/ctilink-tsp-$version-setup.exe" "$out/"
+}
+
 for part in "${parts[@]}"; do
     case "$part" in
         c) dist_c ;;
         deb) dist_deb ;;
         python) dist_python ;;
         node) dist_node ;;
-        *) echo "unknown part $part (c, deb, python, node)" >&2; exit 2 ;;
+        windows) dist_windows ;;
+        *) echo "unknown part $part (c, deb, python, node, windows)" >&2; exit 2 ;;
     esac
 done
 (cd "$out" && rm -f SHA256SUMS && sha256sum -- * > SHA256SUMS)

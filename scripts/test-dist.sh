@@ -68,9 +68,12 @@ wheel="$(art "ctilink-$version-cp39-abi3-manylinux*_x86_64.whl")"
 sdist="$(art "ctilink-$version.tar.gz")"
 npm_main="$(art "ctilink-$version.tgz")"
 npm_platform="$(art "ctilink-linux-x64-gnu-$version.tgz")"
+win_zip="$(art "ctilink-$version-windows-x86_64.zip")"
+win_debug="$(art "ctilink-$version-windows-x86_64-debug.zip")"
+tsp_setup="$(art "ctilink-tsp-$version-setup.exe")"
 
 echo "== artifacts ($version)"
-for f in "$tarball" "$debug_tarball" "$deb" "$wheel" "$sdist" "$npm_main" "$npm_platform"; do
+for f in "$tarball" "$debug_tarball" "$deb" "$wheel" "$sdist" "$npm_main" "$npm_platform" "$win_zip" "$win_debug" "$tsp_setup"; do
     printf '%12d  %s\n' "$(stat -c %s "$f")" "$(basename "$f")"
 done
 check "SHA256SUMS matches" bash -c "cd '$dist' && sha256sum --quiet -c SHA256SUMS"
@@ -159,6 +162,21 @@ check "package versions are $version" \
 sed "s|'../../bindings-node/index.js'|'ctilink'|" "$root/examples/node/click_to_dial.mjs" > "$proj/click_to_dial.mjs"
 check "examples/node/click_to_dial.mjs prints answered" \
     bash -c "cd '$proj' && node click_to_dial.mjs '$url' 106 107 > '$proj/out' 2>&1; $(declare -f outcome_is_answered); outcome_is_answered '$proj/out'"
+
+echo "== Windows: $(basename "$win_zip") (run under Wine by scripts/test-windows.sh)"
+w="$work/win"
+mkdir -p "$w"
+python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$win_zip" "$w"
+python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$win_debug" "$w"
+wd="$w/ctilink-$version-windows-x86_64"
+check "the Windows zip holds the DLL, the provider, the import library and the header" \
+    test -f "$wd/bin/ctilink.dll" -a -f "$wd/bin/ctilink.tsp" -a -f "$wd/lib/libctilink.dll.a" -a -f "$wd/include/ctilink.h"
+check "ctilink.dll exports ctilink_version and is stripped; the debug zip has its debug info" \
+    bash -c "x86_64-w64-mingw32-objdump -p '$wd/bin/ctilink.dll' | grep -q ctilink_version \
+        && ! x86_64-w64-mingw32-objdump -h '$wd/bin/ctilink.dll' | grep -q debug_info \
+        && x86_64-w64-mingw32-objdump -h '$w/ctilink-$version-windows-x86_64-debug/ctilink.dll.debug' | grep -q debug_info"
+check "the installer is a 64-bit Windows program" \
+    bash -c "x86_64-w64-mingw32-objdump -f '$tsp_setup' | grep -q 'pei-x86-64'"
 
 echo "== Debian: $(basename "$deb")"
 if dpkg-query -W -f='${Status}' ctilink 2> /dev/null | grep -q installed; then
