@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use ctilink_tests::live::{fast_office, start_sim};
 use ctilink_tests::native::{native_out_dir, repo_root};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{ChildStdin, ChildStdout};
 
 /// The lines the provider is configured with (CTILINK_TSP_LINES): the host's scenarios
 /// use these phones (108 rings but never answers).
@@ -220,15 +221,7 @@ fn check_binaries(out: &Path) {
 /// Runs a Windows program under Wine in `prefix`, waiting for every process it started
 /// (an NSIS uninstaller runs a copy of itself); its exit status and output.
 fn wine_run(prefix: &Path, dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(wine())
-        .args(args)
-        .current_dir(dir)
-        .env("WINEPREFIX", prefix)
-        .env("WINEDEBUG", "-all")
-        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
-        .stdin(Stdio::null())
-        .output()
-        .expect("wine runs");
+    let out = wine_command(prefix, dir).args(args).stdin(Stdio::null()).output().expect("wine runs");
     let wait =
         Command::new(wineserver()).arg("-w").env("WINEPREFIX", prefix).status().expect("wineserver runs");
     assert!(wait.success(), "wineserver -w failed");
@@ -343,20 +336,10 @@ async fn the_configuration_dialog_tests_the_connection_and_saves_it() {
     let bad_secret = "hunter2-wrong";
     let bad_url = url.replace("admin:secret@", &format!("admin:{bad_secret}@"));
     assert_ne!(url, bad_url);
-    let mut child = tokio::process::Command::new(wine())
-        .args(["config_dialog_test.exe", ".\\ctilink.tsp", &url, &bad_url, bad_secret, "100,101"])
-        .current_dir(&out)
-        .env("WINEPREFIX", &prefix)
-        .env("WINEDEBUG", "-all")
-        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
-        .env("DISPLAY", &display)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("wine starts");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let mut cmd = wine_command(&prefix, &out);
+    cmd.args(["config_dialog_test.exe", ".\\ctilink.tsp", &url, &bad_url, bad_secret, "100,101"]);
+    cmd.env("DISPLAY", &display);
+    let (mut child, mut stdin, mut lines) = spawn_wine(cmd);
     let mut printed = Vec::new();
     let shot = native_out_dir().join("tsp-config-dialog.png");
     while let Some(line) = tokio::time::timeout(Duration::from_secs(180), lines.next_line())
@@ -402,6 +385,30 @@ fn wineserver() -> PathBuf {
     PathBuf::from("wineserver")
 }
 
+/// Wine for a Windows program in `dir`, in the prefix `prefix` (made on first use), quiet,
+/// without the Mono and Gecko installers.
+fn wine_command(prefix: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(wine());
+    c.current_dir(dir)
+        .env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=");
+    c
+}
+
+/// A Windows program under Wine that a test talks to line by line: its stdin and stdout.
+fn spawn_wine(cmd: Command) -> (tokio::process::Child, ChildStdin, Lines<BufReader<ChildStdout>>) {
+    let mut child = tokio::process::Command::from(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("wine starts");
+    let stdin = child.stdin.take().expect("piped stdin");
+    let lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    (child, stdin, lines)
+}
+
 fn wine() -> PathBuf {
     for p in ["/usr/lib/wine/wine64", "/usr/bin/wine64", "/usr/bin/wine"] {
         if Path::new(p).is_file() {
@@ -420,22 +427,11 @@ async fn the_provider_runs_under_wine_as_tapisrv_drives_it() {
     let url = format!("{}&reconnect_ms=3000", sim.session_url());
     // A prefix of its own, kept between runs (the first run makes it: some seconds).
     let prefix = native_out_dir().join("wineprefix");
-    let mut child = tokio::process::Command::new(wine())
-        .arg("tapisrv_host.exe")
-        .arg(".\\ctilink.tsp")
-        .current_dir(&out)
-        .env("WINEPREFIX", &prefix)
-        .env("WINEDEBUG", "-all")
-        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+    let mut cmd = wine_command(&prefix, &out);
+    cmd.args(["tapisrv_host.exe", ".\\ctilink.tsp"])
         .env("CTILINK_TSP_URL", &url)
-        .env("CTILINK_TSP_LINES", LINES)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("wine starts");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        .env("CTILINK_TSP_LINES", LINES);
+    let (mut child, mut stdin, mut lines) = spawn_wine(cmd);
     let mut printed = Vec::new();
     let mut summary = None;
     loop {
