@@ -254,7 +254,7 @@ fn ok(what: &str, pass: bool, why: impl std::fmt::Debug) -> bool {
 /// folder, the configuration in the registry, the uninstall entry; then the silent
 /// uninstaller removes all of it.
 #[test]
-fn the_installer_installs_and_uninstalls_silently() {
+fn windows_installer_installs_and_uninstalls_silently() {
     let out = build();
     let version = env!("CARGO_PKG_VERSION");
     let setup = format!("ctilink-tsp-{version}-setup.exe");
@@ -326,7 +326,7 @@ fn start_xvfb() -> (std::process::Child, String) {
 /// a wrong secret fails without showing it, the right URL connects, OK saves URL and lines.
 /// The screenshot it takes is the one in docs/tsp.md.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_configuration_dialog_tests_the_connection_and_saves_it() {
+async fn windows_configuration_dialog_tests_the_connection_and_saves_it() {
     let out = build();
     let sim = start_sim(fast_office()).await;
     let (mut xvfb, display) = start_xvfb();
@@ -419,7 +419,7 @@ fn wine() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_provider_runs_under_wine_as_tapisrv_drives_it() {
+async fn windows_tapisrv_drives_the_provider_under_wine() {
     let out = build();
     check_binaries(&out);
 
