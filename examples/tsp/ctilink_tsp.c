@@ -541,9 +541,17 @@ static BOOL dialog_save(HWND dlg) {
     return TRUE;
 }
 
+/* The dialog's own state: the "Test connection" thread, which runs code of this DLL and of
+ * ctilink.dll, so the dialog may not return (and TAPI unload the DLL) before it ends. */
+typedef struct {
+    HANDLE test;
+} config_state;
+
 static INT_PTR CALLBACK config_dialog(HWND dlg, UINT msg, WPARAM wp, LPARAM lp) {
+    config_state *st = (config_state *)GetWindowLongPtrW(dlg, DWLP_USER);
     switch (msg) {
     case WM_INITDIALOG:
+        SetWindowLongPtrW(dlg, DWLP_USER, lp);
         dialog_load(dlg);
         return TRUE;
     case WM_TEST_DONE: {
@@ -556,6 +564,11 @@ static INT_PTR CALLBACK config_dialog(HWND dlg, UINT msg, WPARAM wp, LPARAM lp) 
     case WM_COMMAND:
         switch (LOWORD(wp)) {
         case IDC_TEST: {
+            if (st->test) {
+                if (WaitForSingleObject(st->test, 0) != WAIT_OBJECT_0) return TRUE; /* still testing */
+                CloseHandle(st->test);
+                st->test = NULL;
+            }
             WCHAR w[2048];
             GetDlgItemTextW(dlg, IDC_URL, w, 2048);
             test_job *job = HeapAlloc(GetProcessHeap(), HEAP_ZERO_MEMORY, sizeof *job);
@@ -568,10 +581,8 @@ static INT_PTR CALLBACK config_dialog(HWND dlg, UINT msg, WPARAM wp, LPARAM lp) 
             }
             SetDlgItemTextW(dlg, IDC_STATUS, L"Connecting...");
             EnableWindow(GetDlgItem(dlg, IDC_TEST), FALSE);
-            HANDLE t = CreateThread(NULL, 0, test_connection, job, 0, NULL);
-            if (t) {
-                CloseHandle(t);
-            } else {
+            st->test = CreateThread(NULL, 0, test_connection, job, 0, NULL);
+            if (!st->test) {
                 HeapFree(GetProcessHeap(), 0, job);
                 EnableWindow(GetDlgItem(dlg, IDC_TEST), TRUE);
                 SetDlgItemTextW(dlg, IDC_STATUS, L"Failed: no thread for the test.");
@@ -591,9 +602,15 @@ static INT_PTR CALLBACK config_dialog(HWND dlg, UINT msg, WPARAM wp, LPARAM lp) 
 }
 
 /* The dialog, owned by TAPI's window: 0 when closed (OK or Cancel). A test still running
- * when the dialog closes finds no window to post to and frees its job itself. */
+ * when the dialog closes finds no window to post to and frees its job itself; this waits
+ * for it (at most the connect and login timeouts) before TAPI may unload the DLL. */
 static LONG show_config(HWND owner) {
-    INT_PTR r = DialogBoxParamW(g_module, MAKEINTRESOURCEW(IDD_CONFIG), owner, config_dialog, 0);
+    config_state st = {NULL};
+    INT_PTR r = DialogBoxParamW(g_module, MAKEINTRESOURCEW(IDD_CONFIG), owner, config_dialog, (LPARAM)&st);
+    if (st.test) {
+        WaitForSingleObject(st.test, INFINITE);
+        CloseHandle(st.test);
+    }
     return r == -1 ? LINEERR_OPERATIONFAILED : 0;
 }
 

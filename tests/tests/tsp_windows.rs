@@ -336,8 +336,20 @@ async fn windows_configuration_dialog_tests_the_connection_and_saves_it() {
     let bad_secret = "hunter2-wrong";
     let bad_url = url.replace("admin:secret@", &format!("admin:{bad_secret}@"));
     assert_ne!(url, bad_url);
+    // A PBX that accepts the connection and never says a word: a test against it runs for
+    // the login timeout, and the dialog is closed meanwhile.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let silent_url = format!("ami://admin:secret@{}", silent.local_addr().expect("addr"));
     let mut cmd = wine_command(&prefix, &out);
-    cmd.args(["config_dialog_test.exe", ".\\ctilink.tsp", &url, &bad_url, bad_secret, "100,101"]);
+    cmd.args([
+        "config_dialog_test.exe",
+        ".\\ctilink.tsp",
+        &url,
+        &bad_url,
+        bad_secret,
+        "100,101",
+        &silent_url,
+    ]);
     cmd.env("DISPLAY", &display);
     let (mut child, mut stdin, mut lines) = spawn_wine(cmd);
     let mut printed = Vec::new();
@@ -367,6 +379,11 @@ async fn windows_configuration_dialog_tests_the_connection_and_saves_it() {
     let failed: Vec<&String> = printed.iter().filter(|l| l.starts_with("not ok")).collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert!(status.success(), "the dialog test exited with {status}: {printed:#?}");
+    assert!(
+        printed.iter().any(|l| l == "UNLOADED"),
+        "the process did not live past FreeLibrary: {printed:#?}"
+    );
+    drop(silent);
     assert!(printed.iter().filter(|l| l.starts_with("ok dialog")).count() >= 9, "{printed:#?}");
     assert!(
         std::fs::metadata(&shot).map(|m| m.len() > 1000).unwrap_or(false),

@@ -3,10 +3,12 @@
  * Wine with a display (Xvfb): it opens the dialog as the Telephony control panel does
  * (TUISPI_providerConfig), types a URL with a wrong secret and clicks "Test connection"
  * (a failure that does not show the secret), then the right URL and the lines (success:
- * the PBX's extensions counted), lets the driver take a screenshot, clicks OK, and checks
- * that the settings reached the registry.
+ * the PBX's extensions counted), lets the driver take a screenshot, then starts a test
+ * against a PBX that never answers and clicks OK at once (the dialog must not return, and
+ * the DLL be unloaded, while that test still runs), and checks that the settings reached the
+ * registry.
  *
- * Usage: config_dialog_test PATH\ctilink.tsp URL BAD_URL BAD_SECRET LINES
+ * Usage: config_dialog_test PATH\ctilink.tsp URL BAD_URL BAD_SECRET LINES SILENT_URL
  * Prints "ok ..." or "not ok ..." per check; prints SCREENSHOT and waits for a line on
  * stdin before it clicks OK. Run by tests/tests/tsp_windows.rs.
  */
@@ -34,7 +36,7 @@ static void check(BOOL ok, const char *fmt, ...) {
     fflush(stdout);
 }
 
-static const char *g_url, *g_bad_url, *g_lines, *g_bad_secret;
+static const char *g_url, *g_bad_url, *g_lines, *g_bad_secret, *g_silent_url;
 
 /* The status line once a test has finished ("Connected..." or "Failed..."), as UTF-8. */
 static BOOL test_result(HWND dlg, char *out, int cap) {
@@ -86,6 +88,10 @@ static DWORD WINAPI user(LPVOID param) {
     fflush(stdout);
     char line[16];
     if (!fgets(line, sizeof line, stdin)) return 1;
+    /* A test that will run for the login timeout, and OK while it runs. */
+    set_text(dlg, IDC_URL, g_silent_url);
+    SendMessageW(GetDlgItem(dlg, IDC_TEST), BM_CLICK, 0, 0);
+    set_text(dlg, IDC_URL, g_url);
     SendMessageW(GetDlgItem(dlg, IDOK), BM_CLICK, 0, 0);
     return 0;
 }
@@ -102,14 +108,15 @@ static BOOL registry_is(LPCWSTR name, const char *want) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: config_dialog_test PATH\\ctilink.tsp URL BAD_URL BAD_SECRET LINES\n");
+    if (argc != 7) {
+        fprintf(stderr, "usage: config_dialog_test PATH\\ctilink.tsp URL BAD_URL BAD_SECRET LINES SILENT_URL\n");
         return 2;
     }
     g_url = argv[2];
     g_bad_url = argv[3];
     g_bad_secret = argv[4];
     g_lines = argv[5];
+    g_silent_url = argv[6];
     LoadLibraryA("ws2_32.dll"); /* as in tapisrv_host.c: Wine 8.0 must keep Winsock loaded */
     HMODULE tsp = LoadLibraryA(argv[1]);
     check(tsp != NULL, "LoadLibrary(ctilink.tsp)");
@@ -125,6 +132,11 @@ int main(int argc, char **argv) {
     WaitForSingleObject(t, 30000);
     check(registry_is(L"Url", g_url), "OK saved the URL in HKLM\\SOFTWARE\\ctilink\\TSP");
     check(registry_is(L"Lines", g_lines), "OK saved the lines");
-    FreeLibrary(tsp);
+    /* Had the dialog returned with its test thread still running in ctilink.tsp, unloading
+     * the DLL now would crash this process. */
+    check(FreeLibrary(tsp), "FreeLibrary(ctilink.tsp) once the dialog has returned");
+    Sleep(6500); /* past the login timeout (5 s): when a leftover test thread would wake up */
+    printf("UNLOADED\n"); /* the driver wants this line: a crash would end the process first */
+    fflush(stdout);
     return g_failed ? 1 : 0;
 }
