@@ -151,6 +151,10 @@ impl Tracker {
                 (Some(false), Some(p)) => p.clone(),
                 _ => u.clone(),
             };
+            if self.chans.get(&one).is_some_and(|c| !c.is_local()) {
+                // The `;1` half stands for a transferer: its phone placed this dial.
+                return (Some(one), top);
+            }
             top = Some(one.clone());
             cur = self.chans.get(&one).and_then(|c| c.parent.clone());
         }
@@ -174,6 +178,15 @@ impl Tracker {
                 self.join(uid, key);
                 self.set_role(uid, Role::Called);
                 return Some(key);
+            }
+        }
+        if let Some(t) = top.as_ref().filter(|t| self.chans.get(&***t).is_some_and(|c| c.call.is_none())) {
+            if let Some(phone) = self.consultation_transferer(t) {
+                // Not a click-to-dial: an attended transfer's Local half, dialing before it
+                // was bridged with its transferer. It stands for that phone from now on.
+                let t = t.clone();
+                self.make_proxy(&t, &phone)?;
+                return self.ensure_call(uid);
             }
         }
         if let Some(t) = top {
@@ -240,7 +253,8 @@ impl Tracker {
     pub(super) fn move_conn(&mut self, uid: &str, to: ConnectionState) -> bool {
         match self.chans.get_mut(uid) {
             Some(ch) if ch.conn.can_become(to) => {
-                if ch.conn == ConnectionState::Null {
+                // A Local half standing for a transferer shows the transferer's channel.
+                if ch.conn == ConnectionState::Null && ch.proxy_for.is_none() {
                     ch.label = Some(ch.name.clone());
                 }
                 ch.conn = to;

@@ -9,7 +9,7 @@ use crate::model::state::{clean, ConnectionState, Party, Presentation};
 
 /// Caller-id as a channel holds it: boxed strings (smaller than `Party`'s `String`s, and
 /// a tracker holds one per channel side).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Cid {
     pub(super) number: Box<str>,
     pub(super) name: Box<str>,
@@ -98,6 +98,12 @@ pub(super) struct Chan {
     pub(super) detached: bool,
     /// Reported as part of a conference in its current bridge.
     pub(super) conferenced: bool,
+    /// For the `;1` half of the Local pair an attended transfer dials its target through:
+    /// the transferer's channel it stands for. While set, the half is that phone's
+    /// connection in the consultation call (see `Tracker::adopt_consultation`).
+    pub(super) proxy_for: Option<Uid>,
+    /// For a transferer's channel: the Local half that stands for it in its consultation.
+    pub(super) consult: Option<Uid>,
 }
 
 impl Chan {
@@ -127,6 +133,8 @@ impl Chan {
             delivered: false,
             detached: false,
             conferenced: false,
+            proxy_for: None,
+            consult: None,
         }
     }
 
@@ -135,8 +143,9 @@ impl Chan {
         self.label.as_deref().unwrap_or(&self.name).to_owned()
     }
 
+    /// Plumbing rather than a party: a Local half, unless it stands for a transferer.
     pub(super) fn is_local(&self) -> bool {
-        self.local_one.is_some()
+        self.local_one.is_some() && self.proxy_for.is_none()
     }
 
     /// A channel that is its own call's first channel.
@@ -161,6 +170,9 @@ impl Chan {
             Exten,
         }
         let mut caller_num_seen = false;
+        // A half standing for a transferer keeps that phone's identity: the caller-id
+        // Asterisk gives the Local channel is the target's, copied back across the pair.
+        let keep_identity = self.proxy_for.is_some();
         for (k, raw) in msg.raw_fields() {
             let Some(k) = strip_prefix_ci(k, prefix.as_bytes()) else { continue };
             // The key decides first: most fields of an event are skipped before their
@@ -178,6 +190,9 @@ impl Chan {
                 17 if is("ConnectedLineName") => F::ConnectedName,
                 _ => continue,
             };
+            if keep_identity && !matches!(f, F::ChannelState | F::State | F::Linkedid | F::Exten) {
+                continue;
+            }
             let lossy;
             let v = match std::str::from_utf8(raw) {
                 Ok(v) => v.trim(),

@@ -231,6 +231,7 @@ impl Tracker {
 
     /// Removes a channel that hung up (after its connection left the call).
     fn forget(&mut self, uid: &str, out: &mut Vec<Event>) {
+        self.end_consultation_of(uid, out);
         self.leave(uid, None, out);
         self.leave_bridge(uid);
         self.legacy_dials.remove(uid);
@@ -305,9 +306,17 @@ impl Tracker {
                         }
                     }
                 }
-                if self.chans.get(uid).is_some_and(|c| {
-                    c.role != Role::Calling && (c.role != Role::Undecided || has_parent || c.has_linkedid)
-                }) {
+                // A channel of another call that rings with nothing dialing it yet waits for
+                // the dial that names its caller: on a fast phone chan_sip reports the ring
+                // before `DialBegin` (a real Asterisk 20: `;2` of an attended transfer's
+                // Local pair dialing `SIP/102`), and its Linkedid names the call being
+                // transferred, not the consultation. `link_dial` delivers it then; a dial
+                // never reported still gets `Delivered` when it is answered.
+                if self
+                    .chans
+                    .get(uid)
+                    .is_some_and(|c| c.role != Role::Calling && (c.role != Role::Undecided || has_parent))
+                {
                     self.deliver(uid, out);
                 }
             }
@@ -350,7 +359,7 @@ impl Tracker {
 
     fn on_callerid(&mut self, msg: &Message) {
         let Some(uid) = self.uid_of(msg, "") else { return };
-        if let Some(ch) = self.chans.get_mut(&uid) {
+        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for.is_none()) {
             if let Some(n) = msg.get_lossy("CallerIDNum").or_else(|| msg.get_lossy("CallerID")) {
                 super::chan::set(&mut ch.caller.number, clean(&n));
             }
@@ -365,7 +374,7 @@ impl Tracker {
 
     fn on_connected_line(&mut self, msg: &Message) {
         let Some(uid) = self.uid_of(msg, "") else { return };
-        if let Some(ch) = self.chans.get_mut(&uid) {
+        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for.is_none()) {
             if let Some(n) = msg.get_lossy("ConnectedLineNum") {
                 super::chan::set(&mut ch.connected.number, clean(&n));
             }
@@ -573,6 +582,7 @@ impl Tracker {
             ch.update_from(msg, "");
         }
         self.enter_bridge(&uid, bridge);
+        self.adopt_consultation(&uid, bridge, out);
         self.bridged(&uid, out);
     }
 
@@ -628,6 +638,13 @@ impl Tracker {
             if let Some(members) = ch.bridge.as_deref().and_then(|b| self.bridges.get(b)) {
                 stack.extend(members.iter().map(|m| &**m));
             }
+        }
+        // A transferer shares a bridge with the Local half that stands for it in its
+        // consultation: it is heard there through that half, not as a party of its own.
+        let stood_for: Vec<Uid> =
+            parties.iter().filter_map(|p| self.chans.get(&**p).and_then(|c| c.proxy_for.clone())).collect();
+        if !stood_for.is_empty() {
+            parties.retain(|p| !stood_for.contains(p));
         }
         parties
     }

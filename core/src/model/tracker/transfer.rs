@@ -61,6 +61,131 @@ impl Tracker {
         self.detach(&transferer, out);
     }
 
+    /// Asterisk's own attended transfer (the `Atxfer` action, the `*2` feature) holds the
+    /// call and dials the target through a Local pair whose `;1` half nobody dialed; the
+    /// transferer's channel leaves its call's bridge for one with that half. The half then
+    /// stands for the transferer's phone: the consultation is a call of its own, placed by
+    /// the transferring device, as CSTA and TAPI expect (one PBX channel, two connections).
+    ///
+    /// Called when a channel entered `bridge`: the half (imparted into the consultation
+    /// bridge) or the transferer (moving there). Asterisk calls the Local channel before it
+    /// imparts it, so the target's dial can come first: [`consultation_transferer`] is
+    /// also asked when a dial is traced up to such a half (see `ensure_call`).
+    ///
+    /// [`consultation_transferer`]: Self::consultation_transferer
+    pub(super) fn adopt_consultation(&mut self, entered: &str, bridge: &str, out: &mut Vec<Event>) {
+        let Some(members) = self.bridges.get(bridge) else { return };
+        let pair = |t: &Self, half: &Uid, phone: &Uid| {
+            t.undialed_half(half) && t.chans.get(&**phone).is_some_and(|c| t.can_consult(c))
+        };
+        let found = match members.as_slice() {
+            [a, b] if pair(self, a, b) => Some((a.clone(), b.clone())),
+            [a, b] if pair(self, b, a) => Some((b.clone(), a.clone())),
+            _ => self.chans.get_key_value(entered).and_then(|(half, _)| {
+                let half = half.clone();
+                self.consultation_transferer(&half).map(|phone| (half, phone))
+            }),
+        };
+        if let Some((half, phone)) = found {
+            self.make_proxy(&half, &phone);
+            self.originate(&half, out);
+        }
+    }
+
+    /// A `;1` Local half that nothing dialed and that is in no call yet.
+    fn undialed_half(&self, uid: &str) -> bool {
+        self.chans.get(uid).is_some_and(|c| {
+            c.local_one == Some(true)
+                && c.proxy_for.is_none()
+                && c.parent.is_none()
+                && c.call.is_none()
+                && !c.detached
+        })
+    }
+
+    /// A phone that holds its call and is not consulting already.
+    fn can_consult(&self, c: &super::chan::Chan) -> bool {
+        !c.is_local() && c.conn == ConnectionState::Held && c.consult.is_none() && c.device.is_some()
+    }
+
+    /// The transferer an undialed `;1` half was created for: Asterisk gives the half the
+    /// Linkedid of the transferer's call, in which the transferer alone holds (its `Hold`
+    /// comes before the Local pair is made). An Originate's Local half starts a Linkedid of
+    /// its own, so it is never taken for one.
+    pub(super) fn consultation_transferer(&self, half: &str) -> Option<Uid> {
+        if !self.undialed_half(half) {
+            return None;
+        }
+        let ch = self.chans.get(half)?;
+        if ch.is_root() || !ch.has_linkedid {
+            return None;
+        }
+        let key =
+            self.chans.get(&*ch.linkedid).and_then(|c| c.call).or_else(|| self.call_by_id(&ch.linkedid))?;
+        let mut holding = self
+            .calls
+            .get(&key)?
+            .members
+            .iter()
+            .filter(|m| self.chans.get(&***m).is_some_and(|c| self.can_consult(c)));
+        match (holding.next(), holding.next()) {
+            (Some(one), None) => Some(one.clone()),
+            _ => None,
+        }
+    }
+
+    /// Makes `half` stand for `phone` in a new (consultation) call; no event yet (the call
+    /// is reported when its first event is).
+    pub(super) fn make_proxy(&mut self, half: &Uid, phone: &Uid) -> Option<CallKey> {
+        let p = self.chans.get(&**phone)?;
+        let (device, shown, caller) = (p.device.clone(), p.shown(), p.caller.clone());
+        if let Some(h) = self.chans.get_mut(&**half) {
+            h.proxy_for = Some(phone.clone());
+            h.device = device;
+            h.label = Some(shown.into());
+            h.caller = caller;
+            h.role = Role::Calling;
+        }
+        if let Some(p) = self.chans.get_mut(&**phone) {
+            p.consult = Some(half.clone());
+        }
+        let key = self.new_call(half);
+        self.join(half, key);
+        Some(key)
+    }
+
+    /// Ends the consultation a channel takes part in, when it goes away without an
+    /// `AttendedTransfer` (the transferer hung up, or the Local half did): the
+    /// transferer's connection in the consultation call is cleared, and the half is
+    /// plumbing again.
+    pub(super) fn end_consultation_of(&mut self, uid: &str, out: &mut Vec<Event>) {
+        let Some(ch) = self.chans.get(uid) else { return };
+        let half = match (&ch.proxy_for, &ch.consult) {
+            (Some(_), _) => Some(Uid::from(uid)),
+            (None, Some(h)) => Some(h.clone()),
+            (None, None) => None,
+        };
+        if let Some(half) = half {
+            self.release_proxy(&half);
+            self.detach(&half, out);
+            if let Some(h) = self.chans.get_mut(&half) {
+                h.device = None;
+            }
+        }
+    }
+
+    /// Makes a half that stood for a transferer plumbing again (it keeps its connection
+    /// until it is detached) and returns its consultation call.
+    fn release_proxy(&mut self, half: &str) -> Option<CallKey> {
+        let h = self.chans.get_mut(half)?;
+        let phone = h.proxy_for.take()?;
+        let key = h.call;
+        if let Some(p) = self.chans.get_mut(&phone) {
+            p.consult = None;
+        }
+        key
+    }
+
     /// `AttendedTransfer`: the transferee's call absorbs the consultation call.
     pub(super) fn on_attended_transfer(&mut self, msg: &Message, out: &mut Vec<Event>) {
         if !msg.get("Result").map(str::trim).unwrap_or("Success").eq_ignore_ascii_case("Success") {
@@ -69,24 +194,46 @@ impl Tracker {
         let dest_type = msg.get("DestType").map(str::trim).unwrap_or("Bridge");
         let orig = self.uid_of(msg, "OrigTransferer");
         let second = self.uid_of(msg, "SecondTransferer");
+        // The Local half that stood for the transferer in its consultation is plumbing
+        // from here on: the target is the phone behind it.
+        let half = second.as_deref().and_then(|s| self.chans.get(s)).and_then(|c| c.consult.clone());
+        let consultation = half.as_deref().and_then(|h| self.release_proxy(h));
         // Asterisk omits the transferee and target in some versions; they are then the
         // other parties of the transferers' two bridges.
         let (found_transferee, found_target) = self.transfer_parties(msg, &orig, &second);
+        let named_transferee = self.uid_of(msg, "Transferee");
+        let phone_transferee =
+            named_transferee.clone().filter(|u| self.chans.get(&**u).is_some_and(|c| !c.is_local()));
         let target = self
             .uid_of(msg, "TransferTarget")
-            .map(|u| self.party_behind(&u, &[&orig, &second]))
+            .map(|u| self.party_behind(&u, &[&orig, &second, &phone_transferee]))
             .or(found_target);
-        let transferee = self
-            .uid_of(msg, "Transferee")
-            .map(|u| self.party_behind(&u, &[&orig, &second, &target]))
-            .or(found_transferee);
+        let transferee =
+            named_transferee.map(|u| self.party_behind(&u, &[&orig, &second, &target])).or(found_transferee);
         let (Some(transferee), Some(second)) = (transferee, second) else { return };
         let Some(primary) = self.party_call(&transferee) else { return };
-        let secondary =
-            target.as_deref().and_then(|t| self.party_call(t)).or_else(|| self.party_call(&second));
+        let secondary = match consultation {
+            Some(k) => Some(k),
+            None => target.as_deref().and_then(|t| self.party_call(t)).or_else(|| self.party_call(&second)),
+        };
         let is_party = |u: &Uid| Some(u) == orig.as_ref() || *u == second || *u == transferee;
         let target = target.filter(|t| !is_party(t));
-        let (kind, targets): (TransferKind, Vec<Uid>) = if dest_type.eq_ignore_ascii_case("App") {
+        let (kind, targets): (TransferKind, Vec<Uid>) = if let Some(k) = consultation {
+            // A consultation through a Local pair: the targets are the other parties of the
+            // consultation call, talking (attended) or still ringing (blonde). Asterisk
+            // says `DestType: Bridge` for both.
+            let others: Vec<Uid> = self
+                .calls
+                .get(&k)
+                .map(|c| {
+                    c.members.iter().filter(|m| !is_party(m) && Some(*m) != half.as_ref()).cloned().collect()
+                })
+                .unwrap_or_default();
+            let talking = others
+                .iter()
+                .any(|m| self.chans.get(&**m).is_some_and(|c| c.conn == ConnectionState::Connected));
+            (if talking || others.is_empty() { TransferKind::Attended } else { TransferKind::Blonde }, others)
+        } else if dest_type.eq_ignore_ascii_case("App") {
             // Blonde: the transferer hung up while the target was still being dialed.
             let ringing = secondary
                 .and_then(|k| self.calls.get(&k))
@@ -139,6 +286,12 @@ impl Tracker {
             self.detach(&o, out);
         }
         self.detach(&second, out);
+        if let Some(h) = &half {
+            self.detach(h, out);
+            if let Some(ch) = self.chans.get_mut(&**h) {
+                ch.device = None;
+            }
+        }
         for t in &targets {
             self.move_party(t, primary);
         }
