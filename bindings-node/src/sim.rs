@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use ctilink_sim::{SimConfig, SimError, SimHandle, SimTls, Simulator, TrafficConfig, TrafficHandle};
+use ctilink_sim::{
+    AsteriskVersion, SimConfig, SimError, SimHandle, SimTls, Simulator, TrafficConfig, TrafficHandle,
+};
+use napi::Either;
 use napi_derive::napi;
 
 use crate::error::coded;
@@ -22,7 +25,11 @@ pub struct SimulatorOptions {
     pub extensions: Option<Vec<String>>,
     pub username: Option<String>,
     pub secret: Option<String>,
-    /// `PJSIP` or `SIP`.
+    /// The Asterisk imitated: 18, 20 (the default) or 22, or a version such as `22.10.1`.
+    /// It sets the AMI banner, the default technology and the version's event differences.
+    pub asterisk: Option<Either<f64, String>>,
+    /// `PJSIP` or `SIP` (not on Asterisk 22); by default the version's own (`SIP` on 18
+    /// and 20, `PJSIP` on 22), or `PJSIP` when `asterisk` is not given.
     pub technology: Option<String>,
     pub context: Option<String>,
     /// How long a click-to-dial rings the user's phone before it answers.
@@ -133,9 +140,30 @@ fn sim_err(e: SimError) -> napi::Error {
     coded(code, &e.to_string())
 }
 
-fn config(o: SimulatorOptions) -> SimConfig {
-    let d = SimConfig::default();
-    SimConfig {
+/// `asterisk`: 18, 20 or 22, as a number or a string (`"22"`, `"22.10.1"`).
+fn asterisk_version(v: Either<f64, String>) -> napi::Result<AsteriskVersion> {
+    match v {
+        Either::A(n) => Some(n)
+            .filter(|n| n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(n))
+            .and_then(|n| AsteriskVersion::from_major(n as u32))
+            .ok_or_else(|| {
+                coded("ERR_INVALID_ARGUMENT", &format!("unsupported Asterisk version {n} (18, 20 or 22)"))
+            }),
+        Either::B(s) => s.parse().map_err(|e: String| coded("ERR_INVALID_ARGUMENT", &e)),
+    }
+}
+
+fn config(o: SimulatorOptions) -> napi::Result<SimConfig> {
+    // Without `asterisk`, the simulator as it always was: Asterisk 20 with PJSIP phones.
+    let d = match o.asterisk {
+        Some(v) => SimConfig::for_asterisk(asterisk_version(v)?),
+        None => SimConfig::default(),
+    };
+    if let Some(t) = o.technology.as_deref().filter(|t| !d.asterisk.has_technology(t)) {
+        let msg = format!("Asterisk {} has no {t:?} channels (PJSIP, or SIP before 22)", d.asterisk);
+        return Err(coded("ERR_INVALID_ARGUMENT", &msg));
+    }
+    Ok(SimConfig {
         extensions: o.extensions.unwrap_or(d.extensions),
         username: o.username.unwrap_or(d.username),
         secret: o.secret.unwrap_or(d.secret),
@@ -146,7 +174,9 @@ fn config(o: SimulatorOptions) -> SimConfig {
         no_answer: o.no_answer.unwrap_or(d.no_answer),
         dial_timeout: o.dial_timeout_ms.map_or(d.dial_timeout, ms),
         tls: o.tls.map(|t| SimTls { cert_pem: t.cert_pem, key_pem: t.key_pem }),
-    }
+        // The version, hints on, and the other defaults.
+        ..d
+    })
 }
 
 /// Starts a simulator listening on `host:port` (default `127.0.0.1:0`).
@@ -160,7 +190,8 @@ pub async fn start_simulator(options: Option<SimulatorOptions>) -> napi::Result<
     let ip = host
         .parse()
         .map_err(|_| coded("ERR_INVALID_ARGUMENT", &format!("host must be an IP address, not {host:?}")))?;
-    let handle = Simulator::start(config(o), SocketAddr::new(ip, port))
+    let config = config(o)?;
+    let handle = Simulator::start(config, SocketAddr::new(ip, port))
         .await
         .map_err(|e| coded("ERR_SIM_START", &format!("cannot start the simulator on {host}:{port}: {e}")))?;
     let runtime = tokio::runtime::Handle::current();

@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use ctilink_sim::{SimConfig, SimHandle, Simulator, TrafficConfig, TrafficHandle};
+use ctilink_sim::{AsteriskVersion, SimConfig, SimHandle, Simulator, TrafficConfig, TrafficHandle};
 
 use crate::errors;
 use crate::wait::{block_on, seconds};
@@ -58,6 +58,26 @@ fn extensions(value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     Ok(list)
 }
 
+/// `asterisk=`: 18, 20 or 22, as a number or a string (`"22"`, `"22.10.1"`). Anything else
+/// is `InvalidArgument`, as `ctilink sim --asterisk` refuses it.
+fn asterisk_version(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<AsteriskVersion> {
+    let invalid = |shown: String| {
+        errors::error(py, "InvalidArgument", format!("unsupported Asterisk version {shown} (18, 20 or 22)"))
+    };
+    if let Ok(s) = value.cast::<PyString>() {
+        return s.to_cow()?.parse().map_err(|e: String| errors::error(py, "InvalidArgument", e));
+    }
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(invalid(value.repr()?.to_string()));
+    }
+    match value.extract::<i64>() {
+        Ok(n) => {
+            u32::try_from(n).ok().and_then(AsteriskVersion::from_major).ok_or_else(|| invalid(n.to_string()))
+        }
+        Err(_) => Err(invalid(value.repr()?.to_string())),
+    }
+}
+
 fn duration(py: Python<'_>, what: &str, s: f64) -> PyResult<Duration> {
     seconds(py, what, Some(s)).map(|d| d.unwrap_or_default())
 }
@@ -92,12 +112,14 @@ impl PySimulator {
 #[pymethods]
 impl PySimulator {
     /// Starts a simulator; durations are in seconds. `extensions` is a list or a spec such
-    /// as `"100-149"`; phones in `no_answer` ring until `dial_timeout`.
+    /// as `"100-149"`; phones in `no_answer` ring until `dial_timeout`. `asterisk` (18, 20 or
+    /// 22) is the Asterisk imitated; `technology` defaults to its own (`SIP` on 18 and 20,
+    /// `PJSIP` on 22), or to `PJSIP` on the default Asterisk 20.
     #[new]
     #[pyo3(signature = (
         *, extensions=None, listen="127.0.0.1:0", username="admin", secret="secret",
-        technology="PJSIP", context="internal", ring_delay=1.0, answer_delay=2.0,
-        no_answer=Vec::new(), dial_timeout=30.0,
+        technology=None, context="internal", ring_delay=1.0, answer_delay=2.0,
+        no_answer=Vec::new(), dial_timeout=30.0, asterisk=None,
     ))]
     #[allow(clippy::too_many_arguments)] // One keyword per setting, as Python users pass them.
     fn new(
@@ -106,30 +128,49 @@ impl PySimulator {
         listen: &str,
         username: &str,
         secret: &str,
-        technology: &str,
+        technology: Option<&str>,
         context: &str,
         ring_delay: f64,
         answer_delay: f64,
         no_answer: Vec<String>,
         dial_timeout: f64,
+        asterisk: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let addr: SocketAddr = listen
             .parse()
             .map_err(|_| PyValueError::new_err(format!("listen must be HOST:PORT, not {listen:?}")))?;
+        // Without `asterisk`, the simulator as it always was: Asterisk 20 with PJSIP phones.
+        let base = match asterisk {
+            Some(v) => SimConfig::for_asterisk(asterisk_version(py, v)?),
+            None => SimConfig::default(),
+        };
+        let technology = technology.map_or_else(|| base.technology.clone(), str::to_owned);
+        if !base.asterisk.has_technology(&technology) {
+            return Err(errors::error(
+                py,
+                "InvalidArgument",
+                format!(
+                    "Asterisk {} has no {technology:?} channels (PJSIP, or SIP before 22)",
+                    base.asterisk
+                ),
+            ));
+        }
         let cfg = SimConfig {
             extensions: match extensions {
                 Some(e) => self::extensions(e)?,
-                None => SimConfig::default().extensions,
+                None => base.extensions.clone(),
             },
             username: username.to_owned(),
             secret: secret.to_owned(),
-            technology: technology.to_owned(),
+            technology,
             context: context.to_owned(),
             ring_delay: duration(py, "ring_delay", ring_delay)?,
             answer_delay: duration(py, "answer_delay", answer_delay)?,
             no_answer,
             dial_timeout: duration(py, "dial_timeout", dial_timeout)?,
             tls: None,
+            // The version, hints on, and the other defaults.
+            ..base
         };
         let handle = block_on(py, Simulator::start(cfg, addr))?.map_err(|e| {
             pyo3::exceptions::PyOSError::new_err(format!("cannot start the simulator on {addr}: {e}"))

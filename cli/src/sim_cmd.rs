@@ -4,7 +4,12 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ctilink_sim::{SimConfig, SimTls, Simulator, TrafficConfig};
+use ctilink_sim::{AsteriskVersion, SimConfig, SimTls, Simulator, TrafficConfig};
+
+/// `--asterisk`: 18, 20 or 22.
+fn parse_asterisk(s: &str) -> Result<AsteriskVersion, String> {
+    s.parse()
+}
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct SimArgs {
@@ -20,9 +25,15 @@ pub(crate) struct SimArgs {
     /// AMI secret clients log in with.
     #[arg(long, default_value = "secret")]
     secret: String,
-    /// Channel technology of the phones (PJSIP or SIP).
-    #[arg(long, default_value = "PJSIP")]
-    technology: String,
+    /// The Asterisk to imitate (18, 20 or 22): its AMI banner, its channel
+    /// technology unless --technology says otherwise (chan_sip on 18 and 20,
+    /// PJSIP on 22) and the version's differences in events. Without it: an
+    /// Asterisk 20 with PJSIP phones.
+    #[arg(long, value_parser = parse_asterisk)]
+    asterisk: Option<AsteriskVersion>,
+    /// Channel technology of the phones (PJSIP or SIP; no SIP on Asterisk 22).
+    #[arg(long)]
+    technology: Option<String>,
     /// Milliseconds an originated call rings the first phone before it answers.
     #[arg(long, default_value_t = 1000)]
     ring_delay_ms: u64,
@@ -100,18 +111,25 @@ pub(crate) async fn run(args: SimArgs) -> ExitCode {
         },
         _ => None,
     };
+    let base = args.asterisk.map_or_else(SimConfig::default, SimConfig::for_asterisk);
+    let technology = args.technology.clone().unwrap_or_else(|| base.technology.clone());
+    if !base.asterisk.has_technology(&technology) {
+        eprintln!("ctilink sim: --technology: Asterisk {} has no {technology} channels", base.asterisk);
+        return ExitCode::from(2);
+    }
     let cfg = SimConfig {
         extensions,
         username: args.user.clone(),
         secret: args.secret.clone(),
-        technology: args.technology.clone(),
+        technology,
         ring_delay: Duration::from_millis(args.ring_delay_ms),
         answer_delay: Duration::from_millis(args.answer_delay_ms),
         no_answer,
         tls,
-        ..SimConfig::default()
+        ..base
     };
     let n = cfg.extensions.len();
+    let (cfg_tech, cfg_version) = (cfg.technology.clone(), cfg.asterisk);
     let sim = match Simulator::start(cfg, args.listen).await {
         Ok(s) => s,
         Err(e) => {
@@ -121,7 +139,9 @@ pub(crate) async fn run(args: SimArgs) -> ExitCode {
     };
     let scheme = if args.tls_cert.is_some() { "amis" } else { "ami" };
     println!(
-        "ctilink sim: {n} extensions, AMI on {} ({scheme}://{}:***@{})",
+        "ctilink sim: {n} {} extensions on Asterisk {}, AMI on {} ({scheme}://{}:***@{})",
+        cfg_tech,
+        cfg_version,
         sim.addr(),
         args.user,
         sim.addr()
@@ -157,5 +177,12 @@ mod tests {
         assert!(parse_extensions("102-100").is_err());
         assert!(parse_extensions("1 00").is_err());
         assert!(parse_extensions("").is_err());
+    }
+
+    #[test]
+    fn asterisk_versions() {
+        assert_eq!(parse_asterisk("22"), Ok(AsteriskVersion::V22));
+        assert_eq!(parse_asterisk("18").map(AsteriskVersion::ami_version), Ok("7.0.3"));
+        assert!(parse_asterisk("19").is_err());
     }
 }

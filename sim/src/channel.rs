@@ -68,6 +68,10 @@ pub(crate) struct Channel {
     pub(crate) bridge: Option<String>,
     /// The phone put this channel on hold (a re-INVITE with `sendonly`).
     pub(crate) held: bool,
+    /// The other party holds this channel through the bridge (the `Atxfer`
+    /// feature): Asterisk indicates hold to it, and PJSIP reports its device
+    /// `ONHOLD` (the Asterisk 22 capture), not the holding phone's.
+    pub(crate) moh: bool,
     pub(crate) created: Instant,
     /// The call this channel belongs to.
     pub(crate) call: u64,
@@ -137,7 +141,7 @@ impl DeviceState {
         for c in channels {
             if c.alerting() {
                 ringing = true;
-            } else if c.held {
+            } else if c.held || c.moh {
                 held = true;
             } else {
                 busy = true;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::version::AsteriskVersion;
+
 /// Configuration of a [`Simulator`](crate::Simulator).
 ///
 /// The defaults describe a small office PBX: phones `100`-`149` on PJSIP in
@@ -17,8 +19,12 @@ pub struct SimConfig {
     pub username: String,
     /// AMI secret, for plain and MD5 login.
     pub secret: String,
+    /// The Asterisk the simulator imitates: its AMI banner, which NOTIFY action
+    /// exists, and the version's differences in call events. Default: 20.
+    pub asterisk: AsteriskVersion,
     /// Channel technology of the phones: `PJSIP` (channels `PJSIP/100-0000000a`)
-    /// or `SIP` (chan_sip naming, as in the Asterisk 20 captures).
+    /// or `SIP` (chan_sip naming, as in the Asterisk 20 captures; not on 22).
+    /// [`SimConfig::for_asterisk`] picks the version's own.
     pub technology: String,
     /// Dialplan context of the phones and of their hints.
     pub context: String,
@@ -34,9 +40,21 @@ pub struct SimConfig {
     pub dial_timeout: Duration,
     /// Serve AMI over TLS (Asterisk's `amis`, usually port 5039).
     pub tls: Option<SimTls>,
+    /// Each phone has a hint of its own (the default). `false` is a PBX with a pattern
+    /// hint (`_1XX`, which Asterisk 22's `ExtensionStateList` skips) or none:
+    /// `ExtensionStateList` is empty, no `ExtensionStatus` is sent, and `DeviceStateList`
+    /// names a phone only once its state changed; `PJSIPShowEndpoints` (or `SIPpeers`)
+    /// still lists every phone.
+    pub hints: bool,
 }
 
 impl SimConfig {
+    /// The defaults, imitating Asterisk `version` with its usual channel
+    /// technology (chan_sip on 18 and 20, PJSIP on 22).
+    pub fn for_asterisk(version: AsteriskVersion) -> Self {
+        Self { asterisk: version, technology: version.default_technology().into(), ..Self::default() }
+    }
+
     /// Extensions `first..=last` as strings (`100`, `101`, ...).
     pub fn extension_range(first: u32, last: u32) -> Vec<String> {
         (first..=last).map(|n| n.to_string()).collect()
@@ -49,6 +67,7 @@ impl Default for SimConfig {
             extensions: Self::extension_range(100, 149),
             username: "admin".into(),
             secret: "secret".into(),
+            asterisk: AsteriskVersion::default(),
             technology: "PJSIP".into(),
             context: "internal".into(),
             ring_delay: Duration::from_secs(1),
@@ -56,6 +75,7 @@ impl Default for SimConfig {
             no_answer: Vec::new(),
             dial_timeout: Duration::from_secs(30),
             tls: None,
+            hints: true,
         }
     }
 }
@@ -67,11 +87,13 @@ impl fmt::Debug for SimConfig {
             .field("extensions", &self.extensions.len())
             .field("username", &self.username)
             .field("secret", &"***")
+            .field("asterisk", &self.asterisk)
             .field("technology", &self.technology)
             .field("context", &self.context)
             .field("ring_delay", &self.ring_delay)
             .field("answer_delay", &self.answer_delay)
             .field("tls", &self.tls.is_some())
+            .field("hints", &self.hints)
             .finish()
     }
 }

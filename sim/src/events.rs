@@ -122,19 +122,17 @@ pub(crate) fn bridge_channel(name: &str, id: &str, channels: usize, ch: &Channel
     out(m)
 }
 
-/// `BridgeEnter` of a channel that takes another's place in the bridge (an
-/// attended transfer): `SwapUniqueid` names the channel it replaces.
-pub(crate) fn bridge_enter_swap(id: &str, channels: usize, ch: &Channel, swap: &str) -> OutEvent {
-    let mut ev = bridge_channel("BridgeEnter", id, channels, ch);
-    ev.msg.push("SwapUniqueid", swap);
-    ev
-}
-
 /// `Hold`: the phone of `ch` put its call on hold.
 pub(crate) fn hold(ch: &Channel) -> OutEvent {
     let mut ev = channel_event("Hold", ch);
     ev.msg.push("MusicClass", "default");
     ev
+}
+
+/// `Hold` that a bridge feature asked for (the `Atxfer` feature holds the
+/// transferee): no music class, as in the Asterisk 22 capture.
+pub(crate) fn hold_feature(ch: &Channel) -> OutEvent {
+    channel_event("Hold", ch)
 }
 
 /// `MusicOnHoldStart` on the party that now hears music, `MusicOnHoldStop` when it ends.
@@ -148,7 +146,7 @@ pub(crate) fn music_on_hold(start: bool, ch: &Channel) -> OutEvent {
     }
 }
 
-/// The `Bridge*` fields of a two-party basic bridge, with a key prefix.
+/// The `Bridge*` fields of a basic bridge, with a key prefix.
 fn push_bridge_prefixed(m: &mut MessageBuilder, prefix: &str, id: &str, channels: usize) {
     let mut b = MessageBuilder::event("x");
     push_bridge(&mut b, id, channels);
@@ -177,43 +175,59 @@ pub(crate) fn blind_transfer(
     out(m)
 }
 
-/// What an `AttendedTransfer` event names.
+/// What an `AttendedTransfer` event names: both transferer channels with their
+/// bridges (and the number of channels each bridge had at the time), the
+/// transferee and the target, and the bridge everyone ends up in.
 #[derive(Clone, Debug)]
 pub(crate) struct Attended<'a> {
     pub(crate) orig: &'a Channel,
-    pub(crate) orig_bridge: &'a str,
+    pub(crate) orig_bridge: (&'a str, usize),
     pub(crate) second: &'a Channel,
-    pub(crate) second_bridge: &'a str,
+    pub(crate) second_bridge: (&'a str, usize),
     pub(crate) transferee: &'a Channel,
-    /// `Some` for `DestType: Bridge` (the target answered), `None` for a blonde
-    /// transfer (`DestType: App`, the target still rings and `second` runs `Dial`).
-    pub(crate) target: Option<&'a Channel>,
+    pub(crate) target: &'a Channel,
+    /// `DestType: Bridge`, `DestBridgeUniqueid`.
+    pub(crate) dest_bridge: &'a str,
+    /// `IsExternal: Yes` for a transfer a channel driver reports (a SIP REFER),
+    /// `No` for one the bridge made (the `Atxfer` feature).
+    pub(crate) external: bool,
 }
 
-/// `AttendedTransfer` (Asterisk 20 field order: both transferers with their
-/// bridges, the destination, then the transferee and the target).
+/// `AttendedTransfer` in the order of `attended_transfer_to_ami` (stasis_bridges.c,
+/// the same in 20.20.1 and 22.10.1): both transferers with their bridges, the
+/// transferee, the target, `IsExternal`, then the destination.
 pub(crate) fn attended_transfer(a: &Attended<'_>) -> OutEvent {
     let mut m = call_event("AttendedTransfer").field("Result", "Success");
     push_channel(&mut m, "OrigTransferer", a.orig);
-    push_bridge_prefixed(&mut m, "Orig", a.orig_bridge, 2);
+    push_bridge_prefixed(&mut m, "Orig", a.orig_bridge.0, a.orig_bridge.1);
     push_channel(&mut m, "SecondTransferer", a.second);
-    push_bridge_prefixed(&mut m, "Second", a.second_bridge, 2);
-    match a.target {
-        Some(_) => {
-            m.push("DestType", "Bridge");
-            m.push("DestBridgeUniqueid", a.second_bridge);
-        }
-        None => {
-            m.push("DestType", "App");
-            m.push("DestApp", "Dial");
-            push_channel(&mut m, "Dest", a.second);
-        }
-    }
+    push_bridge_prefixed(&mut m, "Second", a.second_bridge.0, a.second_bridge.1);
     push_channel(&mut m, "Transferee", a.transferee);
-    if let Some(t) = a.target {
-        push_channel(&mut m, "TransferTarget", t);
-    }
-    m.push("IsExternal", "Yes");
+    push_channel(&mut m, "TransferTarget", a.target);
+    m.push("IsExternal", if a.external { "Yes" } else { "No" });
+    m.push("DestType", "Bridge");
+    m.push("DestBridgeUniqueid", a.dest_bridge);
+    out(m)
+}
+
+/// `LocalBridge`: the two halves of a Local channel were connected (chan_local's
+/// `local_bridge_to_ami`): both snapshots, the dialplan location, and whether the
+/// pair may optimise itself away (not with the `/n` flag; `Atxfer` allows it).
+pub(crate) fn local_bridge(one: &Channel, two: &Channel, context: &str, exten: &str) -> OutEvent {
+    let mut m = call_event("LocalBridge");
+    push_channel(&mut m, "LocalOne", one);
+    push_channel(&mut m, "LocalTwo", two);
+    m.push("Context", context);
+    m.push("Exten", exten);
+    m.push("LocalOptimization", "Yes");
+    out(m)
+}
+
+/// `BridgeMerge`: the channels of bridge `from` move into bridge `to`.
+pub(crate) fn bridge_merge(to: (&str, usize), from: (&str, usize)) -> OutEvent {
+    let mut m = call_event("BridgeMerge");
+    push_bridge_prefixed(&mut m, "To", to.0, to.1);
+    push_bridge_prefixed(&mut m, "From", from.0, from.1);
     out(m)
 }
 
@@ -403,6 +417,7 @@ mod tests {
             outbound: true,
             bridge: None,
             held: false,
+            moh: false,
             created: Instant::now(),
             call: 1,
         }

@@ -104,6 +104,11 @@ impl Simulator {
     /// Fails if the address cannot be bound or the TLS certificate or key do
     /// not parse. Must be called within a tokio runtime.
     pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+        if !config.asterisk.has_technology(&config.technology) {
+            let msg =
+                format!("Asterisk {} has no channel technology {:?}", config.asterisk, config.technology);
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, msg));
+        }
         let tls = match &config.tls {
             Some(t) => Some(server::tls_acceptor(t)?),
             None => None,
@@ -115,7 +120,7 @@ impl Simulator {
             pbx: Mutex::new(Pbx::new(&config)),
             secret: Mutex::new(config.secret.clone()),
             denied: Mutex::new(std::collections::HashSet::new()),
-            unknown: Mutex::new(std::collections::HashSet::new()),
+            unknown: Mutex::new(missing_actions(&config)),
             config,
             hub: Hub::default(),
             stats: Stats::default(),
@@ -127,6 +132,20 @@ impl Simulator {
         let task = tokio::spawn(server::accept_loop(Arc::clone(&shared), listener, tls, stop));
         Ok(SimHandle { shared, addr: local, task: Arc::new(Mutex::new(Some(task))) })
     }
+}
+
+/// Actions (lower case) of channel drivers this PBX lacks: chan_sip's `SIPnotify`
+/// on Asterisk 22 (chan_sip was removed in 21), res_pjsip_notify's `PJSIPNotify`
+/// on a chan_sip PBX (as in the Asterisk 20 captures, where PJSIP is not loaded).
+fn missing_actions(config: &SimConfig) -> std::collections::HashSet<String> {
+    let mut set = std::collections::HashSet::new();
+    if !config.asterisk.has_technology("SIP") {
+        set.insert("sipnotify".to_owned());
+    }
+    if config.technology.eq_ignore_ascii_case("SIP") {
+        set.insert("pjsipnotify".to_owned());
+    }
+    set
 }
 
 /// A handle on a running simulator; cheap to clone. Fault-injection methods act

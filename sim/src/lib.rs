@@ -40,8 +40,10 @@ mod pbx;
 mod server;
 mod session;
 mod traffic;
+mod version;
 
 pub use config::{SimConfig, SimError, SimTls};
 pub use handle::{SimHandle, Simulator};
 pub use pbx::{SimChannel, SimDevice, SimTruth};
 pub use traffic::{TrafficConfig, TrafficHandle};
+pub use version::AsteriskVersion;

@@ -22,10 +22,13 @@ use crate::astdb::{AstDb, CustomStates};
 use crate::channel::{dial_status_for_cause, parse_caller_id, ChanState, Channel, DeviceState};
 use crate::config::{SimConfig, SimError};
 use crate::events::{self, OriginateOutcome, OutEvent};
+use crate::version::AsteriskVersion;
 
 mod control;
 #[cfg(test)]
 mod control_tests;
+mod endpoints;
+mod local;
 #[cfg(test)]
 mod test_util;
 mod transfer;
@@ -122,8 +125,9 @@ struct Call {
     dest: String,
     phase: Phase,
     bridge: Option<String>,
-    /// A consultation call (`Atxfer`): the call its transferer holds.
-    consult_of: Option<u64>,
+    /// A call the dialplan places through a Local channel pair (`Atxfer`): its
+    /// `caller` is the pair's `;2` half.
+    local: Option<local::LocalPair>,
     /// An Originate of `PickupChan`: the channel to pick up once the phone answers.
     pickup: Option<String>,
     /// Forwards followed so far.
@@ -137,6 +141,7 @@ struct Call {
 pub(crate) struct Pbx {
     extensions: Vec<String>,
     known: HashSet<String>,
+    version: AsteriskVersion,
     technology: String,
     context: String,
     ring_delay: Duration,
@@ -154,8 +159,15 @@ pub(crate) struct Pbx {
     calls: HashMap<u64, Call>,
     /// The last `ExtensionStatus` sent per extension: Asterisk sends one only on change.
     last_status: HashMap<String, i32>,
+    /// Each phone has a hint of its own (`SimConfig::hints`).
+    hints: bool,
+    /// Without hints, the phones whose state was reported since start: Asterisk's
+    /// device-state cache, all `DeviceStateList` knows of them.
+    state_cached: HashSet<String>,
     next_seq: u64,
     next_chan: u32,
+    /// Asterisk's counter of Local channel pairs (`Local/102@internal-0000000a;1`).
+    next_local: u32,
     next_call: u64,
     effects: Vec<Effect>,
 }
@@ -167,6 +179,7 @@ impl Pbx {
         Self {
             extensions: cfg.extensions.clone(),
             known: cfg.extensions.iter().cloned().collect(),
+            version: cfg.asterisk,
             technology: cfg.technology.clone(),
             context: cfg.context.clone(),
             ring_delay: cfg.ring_delay,
@@ -180,8 +193,11 @@ impl Pbx {
             channels: BTreeMap::new(),
             calls: HashMap::new(),
             last_status: HashMap::new(),
+            hints: cfg.hints,
+            state_cached: HashSet::new(),
             next_seq: 1,
             next_chan: 0,
+            next_local: 0,
             next_call: 1,
             effects: Vec::new(),
         }
@@ -210,7 +226,12 @@ impl Pbx {
         self.effects.push(Effect::Schedule { after, timer: Timer { call, step } });
     }
 
+    /// The device of a phone (`PJSIP/100`); a Local channel's `ext` is already
+    /// its device (`Local/102@internal`).
     fn device(&self, ext: &str) -> String {
+        if ext.contains('/') {
+            return ext.to_owned();
+        }
         format!("{}/{}", self.technology, ext)
     }
 
@@ -239,6 +260,9 @@ impl Pbx {
 
     /// `DeviceStateChange` for a phone, always sent (Asterisk repeats them).
     fn emit_device_state(&mut self, ext: &str) {
+        if !self.hints && !self.state_cached.contains(ext) {
+            self.state_cached.insert(ext.to_owned());
+        }
         let state = self.device_state(ext).as_str();
         let dev = self.device(ext);
         self.emit(OutEvent {
@@ -249,6 +273,10 @@ impl Pbx {
 
     /// `ExtensionStatus` for a phone's hint, sent only when its status changed.
     fn emit_extension_status(&mut self, ext: &str) {
+        // Local channels have no hint.
+        if !self.hints || !self.is_extension(ext) {
+            return;
+        }
         let status = self.device_state(ext).extension_status();
         let last = self.last_status.insert(ext.to_owned(), status).unwrap_or(0);
         if last != status {
@@ -312,6 +340,7 @@ impl Pbx {
             outbound,
             bridge: None,
             held: false,
+            moh: false,
             created: Instant::now(),
             call,
         };
@@ -392,9 +421,15 @@ impl Pbx {
             c.caller = a;
         }
         self.with_chan(a, |c| c.exten = to.to_owned());
-        self.emit_chan(a, |c| events::channel_event("Newchannel", c));
-        self.with_chan(a, |c| c.state = ChanState::Ring);
-        self.emit_chan(a, |c| events::channel_event("Newstate", c));
+        if self.version.ring_on_newchannel() {
+            // chan_pjsip creates an incoming channel in Ring (incoming_call.ami, 22).
+            self.with_chan(a, |c| c.state = ChanState::Ring);
+            self.emit_chan(a, |c| events::channel_event("Newchannel", c));
+        } else {
+            self.emit_chan(a, |c| events::channel_event("Newchannel", c));
+            self.with_chan(a, |c| c.state = ChanState::Ring);
+            self.emit_chan(a, |c| events::channel_event("Newstate", c));
+        }
         if !known {
             self.emit_extension_status(from);
             self.emit_device_state(from);
@@ -532,9 +567,11 @@ impl Pbx {
             });
         }
         self.emit_chan(a, |c| events::channel_event("NewConnectedLine", c));
-        self.emit_device_state(&caller.ext);
+        if self.is_extension(&caller.ext) {
+            self.emit_device_state(&caller.ext);
+        }
         self.emit_device_state(&dest);
-        if is_orig {
+        if is_orig && !self.version.early_originate_response() {
             let snapshot = self.channels.get(&a).cloned();
             self.originate_outcome(call, true, 4, snapshot.as_ref());
             self.emit_extension_status(&caller.ext);
@@ -551,7 +588,9 @@ impl Pbx {
         self.with_chan(b, |c| c.state = ChanState::Ringing);
         self.emit_chan(b, |c| events::channel_event("Newstate", c));
         self.emit_device_state(&dest);
+        self.local_ringing(call, true);
         self.emit_dial("DialState", a, b, ("DialStatus", "RINGING"));
+        self.local_ringing(call, false);
         if ring_out || self.no_answer.contains(&dest) {
             self.schedule(self.dial_timeout, call, Step::DestTimeout);
         } else {
@@ -592,7 +631,10 @@ impl Pbx {
         self.emit_device_state(&dest);
         let forward = match status {
             "BUSY" => self.forward_of(call, "CFB", &dest),
-            "NOANSWER" => self.forward_of(call, "CFNA", &dest),
+            // ctilink's convention keeps it in `CFNA`, FreePBX's in `CFU`: either works.
+            "NOANSWER" => {
+                self.forward_of(call, "CFNA", &dest).or_else(|| self.forward_of(call, "CFU", &dest))
+            }
             _ => None,
         };
         if let (Some(target), true) = (forward, self.channels.contains_key(&a)) {
@@ -620,6 +662,11 @@ impl Pbx {
                 self.emit_chan(a, |c| events::channel_event("Newstate", c));
             }
         }
+        if self.calls.get(&call).is_some_and(|c| c.local.is_some()) {
+            // `;2` ends its dialplan: the Local pair goes away.
+            self.local_far_gone(call, cause);
+            return;
+        }
         self.calls.remove(&call);
         if let Some(ca) = self.channels.remove(&a) {
             self.emit(events::hangup_request("SoftHangupRequest", &ca, 16));
@@ -646,6 +693,7 @@ impl Pbx {
         }
         let id = bridge_uuid();
         self.emit(events::bridge("BridgeCreate", &id, 0));
+        self.local_answered(call);
         self.emit_chan(b, events::newexten);
         for (key, n) in [(b, 1), (a, 2)] {
             self.with_chan(key, |c| c.bridge = Some(id.clone()));
@@ -747,6 +795,12 @@ impl Pbx {
         let Some(a) = self.calls.get(&call).map(|c| c.caller) else { return };
         self.with_chan(a, |c| c.state = ChanState::Up);
         self.emit_chan(a, |c| events::channel_event("Newstate", c));
+        let early = self.version.early_originate_response()
+            && self.calls.get(&call).is_some_and(|c| c.pickup.is_none());
+        if early {
+            let snapshot = self.channels.get(&a).cloned();
+            self.originate_outcome(call, true, 4, snapshot.as_ref());
+        }
         self.emit_chan(a, |c| events::dial("DialEnd", None, c, ("DialStatus", "ANSWER")));
         if let Some(target) = self.calls.get(&call).and_then(|c| c.pickup.clone()) {
             let snapshot = self.channels.get(&a).cloned();
@@ -771,7 +825,9 @@ impl Pbx {
             // channel up as unallocated.
             self.with_chan(a, |c| c.priority += 1);
             let snapshot = self.channels.get(&a).cloned();
-            self.originate_result(&req, true, 4, snapshot.as_ref());
+            if !early {
+                self.originate_result(&req, true, 4, snapshot.as_ref());
+            }
             self.calls.remove(&call);
             if let Some(ch) = self.channels.remove(&a) {
                 self.emit(events::hangup(&ch, 1));
@@ -834,6 +890,9 @@ impl Pbx {
     }
 
     fn hangup_key(&mut self, key: u64, cause: u32, trigger: Trigger) {
+        if self.local_hangup(key, cause, trigger) {
+            return;
+        }
         let Some(call_id) = self.channels.get(&key).map(|c| c.call) else { return };
         let Some(call) = self.calls.get(&call_id) else {
             self.channels.remove(&key);
@@ -858,19 +917,9 @@ impl Pbx {
                     self.originate_result(&req, false, 1, None);
                 }
             }
-            Phase::Dialing if key == call.caller => {
-                let consult = trigger == Trigger::Action && call.consult_of.is_some();
-                if !(consult && self.complete_blonde(call_id, cause)) {
-                    self.cancel(call_id, cause, request);
-                }
-            }
+            Phase::Dialing if key == call.caller => self.cancel(call_id, cause, request),
             Phase::Dialing => self.dest_fails(call_id, cause, Some(request)),
-            Phase::Bridged => {
-                let consult = trigger == Trigger::Action && call.consult_of.is_some() && key == call.caller;
-                if !(consult && self.complete_attended(call_id, cause)) {
-                    self.teardown(call_id, key, cause, trigger);
-                }
-            }
+            Phase::Bridged => self.teardown(call_id, key, cause, trigger),
         }
     }
 
@@ -940,9 +989,11 @@ impl Pbx {
     // ---- state queries (list actions) ------------------------------------------
 
     /// `ExtensionStateList` items: one per phone, in configuration order.
+    /// None without hints (a pattern hint is not listed by Asterisk 22).
     pub(crate) fn extension_state_items(&self, action_id: Option<&str>) -> Vec<MessageBuilder> {
         self.extensions
             .iter()
+            .filter(|_| self.hints)
             .map(|e| {
                 let status = self.device_state(e).extension_status();
                 events::extension_status(e, &self.context, &self.device(e), status, action_id)
@@ -950,11 +1001,13 @@ impl Pbx {
             .collect()
     }
 
-    /// `DeviceStateList` items: one per phone device, then the custom states set.
+    /// `DeviceStateList` items: one per phone device (without hints, only those whose
+    /// state was reported since start), then the custom states set.
     pub(crate) fn device_state_items(&self, action_id: Option<&str>) -> Vec<MessageBuilder> {
         let phones = self
             .extensions
             .iter()
+            .filter(|e| self.hints || self.state_cached.contains(*e))
             .map(|e| events::device_state(&self.device(e), self.device_state(e).as_str(), action_id));
         let custom = self.custom.iter().map(|(dev, state)| events::device_state(&dev, state, action_id));
         phones.chain(custom).collect()
@@ -970,7 +1023,7 @@ impl Pbx {
 
     /// `ExtensionState` for one extension: `(hint, status)`; status -1 when there is no hint.
     pub(crate) fn extension_state(&self, exten: &str, context: &str) -> (String, i32) {
-        if context.eq_ignore_ascii_case(&self.context) && self.is_extension(exten) {
+        if self.hints && context.eq_ignore_ascii_case(&self.context) && self.is_extension(exten) {
             (self.device(exten), self.device_state(exten).extension_status())
         } else {
             (String::new(), -1)

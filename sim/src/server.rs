@@ -27,8 +27,6 @@ use crate::handle::Shared;
 use crate::hub::{ConnEntry, CONTROL_QUEUE, EVENT_QUEUE};
 use crate::session::Session;
 
-/// What Asterisk 20 sends first on every manager connection.
-pub(crate) const BANNER: &[u8] = b"Asterisk Call Manager/9.0.0\r\n";
 /// Output held per connection before it stops reading and taking events.
 const HIGH_WATER: usize = 256 * 1024;
 /// Time allowed for a TLS handshake.
@@ -169,7 +167,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(io: S, mut conn: Conn) {
     let mut decoder = Decoder::for_actions(Limits::default());
     let mut rbuf = BytesMut::with_capacity(8 * 1024);
     let mut out = BytesMut::with_capacity(8 * 1024);
-    out.extend_from_slice(BANNER);
+    // What Asterisk sends first on every manager connection: its AMI version.
+    out.extend_from_slice(conn.shared.config.asterisk.banner().as_bytes());
+    out.extend_from_slice(b"\r\n");
     let mut need_flush = false;
     let mut burst = Burst::default();
     let mut stalled_until = None;

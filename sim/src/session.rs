@@ -123,7 +123,8 @@ impl Session {
             return;
         };
         shared.stats.actions.fetch_add(1, Ordering::Relaxed);
-        let action = action.trim().to_ascii_lowercase();
+        let sent = action.trim().to_owned();
+        let action = sent.to_ascii_lowercase();
         match action.as_str() {
             "login" => return self.login(shared, m, out),
             "challenge" => return self.challenge(m, out),
@@ -137,7 +138,7 @@ impl Session {
             a if crate::hub::lock(&shared.denied).contains(a) => return error(out, id, "Permission denied"),
             // An older Asterisk, or one without the module (chan_pjsip, res_pjsip_notify).
             a if crate::hub::lock(&shared.unknown).contains(a) => {
-                return error(out, id, "Invalid/unknown command")
+                return error(out, id, &unknown_command(&sent))
             }
             _ => {}
         }
@@ -201,51 +202,109 @@ impl Session {
                         .field("StatusText", extension_status_text(status)),
                 );
             }
-            "pjsipnotify" => self.notify(shared, m, out, true),
-            "sipnotify" => self.notify(shared, m, out, false),
+            // res_pjsip is loaded with PJSIP phones (and, with none, says so, as on an
+            // Asterisk 20 whose phones are chan_sip); chan_sip exists only with SIP phones
+            // (Asterisk 21 and later have none).
+            "pjsipshowendpoints" => {
+                match shared.with_pbx(|p| p.runs("PJSIP").then(|| p.endpoint_items(id))) {
+                    Some(items) if !items.is_empty() => {
+                        write(
+                            out,
+                            &events::response("Success", id).field("EventList", "start").field(
+                                "Message",
+                                "A listing of Endpoints follows, presented as EndpointList events",
+                            ),
+                        );
+                        for item in &items {
+                            write(out, item);
+                        }
+                        write(out, &events::list_complete("EndpointListComplete", id, items.len()));
+                    }
+                    _ => error(out, id, "No endpoints found"),
+                }
+            }
+            "sippeers" => match shared.with_pbx(|p| p.runs("SIP").then(|| p.peer_items(id))) {
+                Some(items) => write_list(out, id, "Peer status list", &items, "PeerlistComplete"),
+                None => error(out, id, "Invalid/unknown command"),
+            },
+            "pjsipnotify" => self.pjsip_notify(shared, m, out),
+            "sipnotify" => self.sip_notify(shared, m, out),
             "blindtransfer" | "atxfer" | "redirect" => self.transfer(shared, m, &action, out),
             "playdtmf" => self.play_dtmf(shared, m, out),
             "dbput" | "dbget" | "dbdel" | "dbdeltree" => self.astdb(shared, m, &action, out),
             "setvar" => self.setvar(shared, m, out),
             "userevent" => self.user_event(shared, m, out),
-            _ => error(out, id, "Invalid/unknown command"),
+            _ => error(out, id, &unknown_command(&sent)),
         }
     }
 
-    /// `PJSIPNotify` (`Endpoint: 100`) and chan_sip's `SIPnotify` (`Channel: SIP/100`)
-    /// with `Variable: Event=talk|hold`: the phone answers, holds or retrieves.
-    fn notify(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut, pjsip: bool) {
+    /// `PJSIPNotify` with `Variable: Event=talk|hold`: the phone answers, holds or
+    /// retrieves. Checks and texts as res_pjsip_notify.c's `manager_notify` (22.10.1):
+    /// an `Option` or variables (not both, not neither), then one target: an
+    /// endpoint (known is enough, registered or not), a SIP URI (sent as is), or a
+    /// channel by its full name.
+    fn pjsip_notify(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut) {
         let id = m.action_id();
-        let target =
-            if pjsip { field(m, "Endpoint").or_else(|| field(m, "Channel")) } else { field(m, "Channel") };
-        let Some(target) = target else {
-            let text = if pjsip {
-                "PJSIPNotify requires either an endpoint name, a SIP URI, or a channel."
-            } else {
-                "Channel not specified"
-            };
-            return error(out, id, text);
+        let vars: Vec<String> = m.get_all("Variable").map(|v| v.into_owned()).collect();
+        let has_vars = vars.iter().any(|v| !v.trim().is_empty());
+        if field(m, "Option").is_some() == has_vars {
+            // Sic: Asterisk's two sentences have no space between them.
+            return error(
+                out,
+                id,
+                "PJSIPNotify requires either an Option or Variable(s).You must use only one of them.",
+            );
+        }
+        let (endpoint, uri, channel) = (field(m, "Endpoint"), field(m, "URI"), field(m, "Channel"));
+        let targets = [&endpoint, &uri, &channel].iter().filter(|t| t.is_some()).count();
+        if targets > 1 {
+            return error(
+                out,
+                id,
+                "PJSIPNotify requires either an endpoint name, a SIP URI, or a channel.  You must use only one of them.",
+            );
+        }
+        let what = notify_event(&vars);
+        let sent = if let Some(ep) = endpoint {
+            // `PJSIP/100` names endpoint 100 too.
+            let ext = ep.split_once('/').map_or(ep.as_str(), |(_, r)| r).to_owned();
+            if !shared.with_pbx(|p| notify_phone(p, &ext, what)) {
+                return error(out, id, &format!("Unable to retrieve endpoint {ep}"));
+            }
+            true
+        } else if uri.is_some() {
+            true
+        } else if let Some(chan) = channel {
+            let ext = shared.with_pbx(|p| p.channel_ext(&chan));
+            let Some(ext) = ext else { return error(out, id, "Channel not found") };
+            shared.with_pbx(|p| notify_phone(p, &ext, what))
+        } else {
+            false
         };
+        if sent {
+            write(out, &events::response("Success", id).field("Message", "NOTIFY sent"));
+        } else {
+            error(out, id, "PJSIPNotify requires either an endpoint name, a SIP URI, or a channel.");
+        }
+    }
+
+    /// chan_sip's `SIPnotify` (`Channel: SIP/100`) with `Variable: Event=talk|hold`,
+    /// with chan_sip's texts.
+    fn sip_notify(&mut self, shared: &Arc<Shared>, m: &Message, out: &mut BytesMut) {
+        let id = m.action_id();
+        let Some(target) = field(m, "Channel") else { return error(out, id, "Channel not specified") };
         let vars: Vec<String> = m.get_all("Variable").map(|v| v.into_owned()).collect();
         if vars.is_empty() {
             return error(out, id, "At least one variable is required");
         }
-        // `PJSIP/100`, `SIP/100` or `100`; a channel name (`PJSIP/100-0000000a`) names its endpoint.
+        // `SIP/100` or `100`; a channel name (`SIP/100-0000000a`) names its peer.
         let res = target.split_once('/').map_or(target.as_str(), |(_, r)| r);
         let ext = res.split_once('-').map_or(res, |(e, _)| e).to_owned();
-        let what = vars.iter().find_map(|v| {
-            let (k, val) = v.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("Event").then(|| Notify::parse(val)).flatten()
-        });
-        let known = shared.with_pbx(|p| match what {
-            Some(w) => p.notify(&ext, w),
-            None => p.is_extension(&ext),
-        });
-        match (known, pjsip) {
-            (true, true) => write(out, &events::response("Success", id).field("Message", "NOTIFY sent")),
-            (true, false) => write(out, &events::response("Success", id).field("Message", "Notify Sent")),
-            (false, true) => error(out, id, &format!("Unable to retrieve endpoint {target}")),
-            (false, false) => error(out, id, "Could not create address"),
+        let what = notify_event(&vars);
+        if shared.with_pbx(|p| notify_phone(p, &ext, what)) {
+            write(out, &events::response("Success", id).field("Message", "Notify Sent"));
+        } else {
+            error(out, id, "Could not create address");
         }
     }
 
@@ -507,6 +566,28 @@ impl Session {
             write(out, &events::response("Success", id).field("Message", "Originate successfully queued"));
         }
         shared.with_pbx(|p| p.originate(req));
+    }
+}
+
+/// `Invalid/unknown command: X. Use Action: ListCommands to show available commands.`,
+/// as manager.c answers an action it has not registered (the name as sent).
+fn unknown_command(action: &str) -> String {
+    format!("Invalid/unknown command: {action}. Use Action: ListCommands to show available commands.")
+}
+
+/// What the `Event=` variable of a NOTIFY asks the phone to do, if anything it knows.
+fn notify_event(vars: &[String]) -> Option<Notify> {
+    vars.iter().find_map(|v| {
+        let (k, val) = v.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("Event").then(|| Notify::parse(val)).flatten()
+    })
+}
+
+/// Delivers a NOTIFY to phone `ext`; `false` if there is no such phone.
+fn notify_phone(p: &mut crate::pbx::Pbx, ext: &str, what: Option<Notify>) -> bool {
+    match what {
+        Some(w) => p.notify(ext, w),
+        None => p.is_extension(ext),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ctilink::ami::{DecodeError, Decoder, Frame, Limits, Message, MessageBuilder};
-use ctilink_sim::{SimConfig, SimError, SimHandle, Simulator};
+use ctilink_sim::{AsteriskVersion, SimConfig, SimError, SimHandle, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -213,7 +213,12 @@ fn events_of(all: &[Message]) -> Vec<Message> {
 
 /// Every message of a capture file.
 fn capture(name: &str) -> Vec<Message> {
-    let path = ctilink_tests::vectors_dir().join("ami/asterisk20").join(name);
+    capture_of("asterisk20", name)
+}
+
+/// Every message of a capture file under `ami/<dir>/`.
+fn capture_of(dir: &str, name: &str) -> Vec<Message> {
+    let path = ctilink_tests::vectors_dir().join("ami").join(dir).join(name);
     let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut buf = BytesMut::from(&data[..]);
     let mut dec = Decoder::default();
@@ -534,7 +539,10 @@ async fn plain_login_and_protocol_basics() {
 
     c.send(&[("Action", "NoSuchThing"), ("ActionID", "u-1")]).await;
     let r = c.response("u-1", &mut Vec::new()).await;
-    assert_eq!(r.get("Message"), Some("Invalid/unknown command"));
+    assert_eq!(
+        r.get("Message"),
+        Some("Invalid/unknown command: NoSuchThing. Use Action: ListCommands to show available commands.")
+    );
 
     c.send(&[("Action", "Hangup"), ("ActionID", "h-1"), ("Channel", "PJSIP/100-deadbeef")]).await;
     let r = c.response("h-1", &mut Vec::new()).await;
@@ -778,4 +786,277 @@ async fn place_call_errors_and_shutdown() {
     c.expect_eof().await;
     assert_eq!(other.place_call("101", "100"), Err(SimError::ShutDown));
     assert!(TcpStream::connect(other.addr()).await.is_err(), "listener closed");
+}
+
+// ---- Asterisk 22 (PJSIP) ------------------------------------------------------
+
+/// What the Asterisk 22 comparisons look at besides `CALL_EVENTS`: holds and
+/// transfers, and the Local channel events of an `Atxfer`.
+const TRANSFER_EVENTS: &[&str] =
+    &["Hold", "Unhold", "LocalBridge", "BridgeMerge", "AttendedTransfer", "BlindTransfer"];
+
+fn config22() -> SimConfig {
+    SimConfig { asterisk: AsteriskVersion::V22, ..config() }
+}
+
+/// Channel and bridge events (device and hint states left out: Asterisk
+/// publishes those from its own thread, and the two 22 captures of the same
+/// Originate order them differently), from the first `from` on.
+fn channel_events22(all: &[Message], from: Option<&str>) -> Vec<Message> {
+    let start = from.and_then(|f| all.iter().position(|m| m.is_event(f))).unwrap_or(0);
+    all[start..]
+        .iter()
+        .filter(|m| m.event().is_some_and(|e| CALL_EVENTS.contains(&e) || TRANSFER_EVENTS.contains(&e)))
+        .filter(|m| !m.is_event("DeviceStateChange") && !m.is_event("ExtensionStatus"))
+        .filter(|m| m.action_id().is_none() || m.is_event("OriginateResponse"))
+        .cloned()
+        .collect()
+}
+
+/// The events up to the second `BridgeEnter` (a two-party bridge complete).
+fn upto_second_bridge_enter(mut v: Vec<Message>) -> Vec<Message> {
+    let ends = v.iter().enumerate().filter(|(_, m)| m.is_event("BridgeEnter")).map(|(i, _)| i).nth(1);
+    if let Some(i) = ends {
+        v.truncate(i + 1);
+    }
+    v
+}
+
+/// Per-party sequences that differ, as readable lines (empty: the same).
+fn party_diffs(sim: &[Message], real: &[Message]) -> Vec<String> {
+    let (s, r) = (per_party(sim), per_party(real));
+    let mut out = Vec::new();
+    for party in s.keys().chain(r.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let (a, b) = (s.get(party), r.get(party));
+        if a != b {
+            out.push(format!("{party}:\n  sim:  {a:?}\n  real: {b:?}"));
+        }
+    }
+    out
+}
+
+/// The same field names in the same order, for each of `names` the capture has.
+fn assert_same_fields(sim: &[Message], real: &[Message], names: &[&str]) {
+    let keys = |m: &Message| m.fields().map(|(k, _)| k.into_owned()).collect::<Vec<_>>();
+    for name in names {
+        let r = real.iter().find(|m| m.is_event(name)).unwrap_or_else(|| panic!("{name} not in the capture"));
+        let s = sim.iter().find(|m| m.is_event(name) && m.contains("Channel") == r.contains("Channel"));
+        let s = s.unwrap_or_else(|| panic!("{name} not emitted by the simulator"));
+        let strip = |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|k| k != "SystemName").collect() };
+        assert_eq!(strip(keys(s)), strip(keys(r)), "fields of {name}");
+    }
+}
+
+#[tokio::test]
+async fn banner_technology_and_notify_of_asterisk22() {
+    let sim = start(config22()).await;
+    let c = Raw::connect(&sim).await;
+    assert_eq!(c.banner.as_deref(), Some("Asterisk Call Manager/11.0.0"));
+    let mut c = Raw::logged_in(&sim).await;
+    let mut ask = async |id: &str, pairs: &[(&str, &str)]| {
+        let mut all = vec![("Action", "PJSIPNotify"), ("ActionID", id)];
+        all.extend_from_slice(pairs);
+        c.send(&all).await;
+        let r = c.response(id, &mut Vec::new()).await;
+        (r.response().unwrap_or_default().to_owned(), r.get("Message").unwrap_or_default().to_owned())
+    };
+    let err = |m: &str| ("Error".to_owned(), m.to_owned());
+    assert_eq!(
+        ask("n1", &[("Endpoint", "999"), ("Variable", "Event=talk")]).await,
+        err("Unable to retrieve endpoint 999")
+    );
+    assert_eq!(
+        ask("n2", &[("Variable", "Event=talk")]).await,
+        err("PJSIPNotify requires either an endpoint name, a SIP URI, or a channel.")
+    );
+    assert_eq!(
+        ask("n3", &[("Endpoint", "100")]).await,
+        err("PJSIPNotify requires either an Option or Variable(s).You must use only one of them.")
+    );
+    assert_eq!(
+        ask("n4", &[("Endpoint", "100"), ("Variable", "Event=check-sync")]).await,
+        ("Success".to_owned(), "NOTIFY sent".to_owned())
+    );
+    assert_eq!(
+        ask("n5", &[("Channel", "PJSIP/100"), ("Variable", "Event=talk")]).await,
+        err("Channel not found")
+    );
+    c.send(&[
+        ("Action", "SIPnotify"),
+        ("ActionID", "s1"),
+        ("Channel", "SIP/100"),
+        ("Variable", "Event=talk"),
+    ])
+    .await;
+    let r = c.response("s1", &mut Vec::new()).await;
+    assert_eq!(
+        r.get("Message"),
+        Some("Invalid/unknown command: SIPnotify. Use Action: ListCommands to show available commands.")
+    );
+    // No chan_sip on 22; on 20 chan_sip has no PJSIPNotify.
+    let sip22 = SimConfig { technology: "SIP".into(), ..config22() };
+    assert!(Simulator::start(sip22, ([127, 0, 0, 1], 0).into()).await.is_err());
+    let sim20 =
+        start(SimConfig { extensions: config().extensions, ..SimConfig::for_asterisk(AsteriskVersion::V20) })
+            .await;
+    let mut c = Raw::logged_in(&sim20).await;
+    c.send(&[("Action", "PJSIPNotify"), ("ActionID", "p1"), ("Endpoint", "100"), ("Variable", "Event=talk")])
+        .await;
+    let r = c.response("p1", &mut Vec::new()).await;
+    assert!(
+        r.get("Message").unwrap_or_default().starts_with("Invalid/unknown command: PJSIPNotify."),
+        "{r:?}"
+    );
+    sim20.place_call("101", "100").unwrap_or_else(|e| panic!("{e}"));
+    let mut seen = Vec::new();
+    c.until(&mut seen, |s| count(s, "Newchannel") >= 1).await;
+    assert!(seen.iter().any(|m| m.get("Channel").is_some_and(|ch| ch.starts_with("SIP/101-"))), "{seen:?}");
+    sim20.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn incoming_call_matches_asterisk22() {
+    let sim = start(config22()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let mut seen = Vec::new();
+    sim.place_call("101", "100").unwrap_or_else(|e| panic!("{e}"));
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    assert!(sim.hangup_ext("101"));
+    c.until(&mut seen, |s| count(s, "Hangup") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(150)).await;
+    let real = capture_of("asterisk22", "incoming_call.ami");
+    let (s, r) = (channel_events22(&seen, None), channel_events22(&real, None));
+    let diffs = party_diffs(&s, &r);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let first = s.iter().find(|m| m.is_event("Newchannel"));
+    assert_eq!(first.and_then(|m| m.get("ChannelStateDesc")), Some("Ring"), "chan_pjsip creates it ringing");
+    assert_same_fields(&s, &r, &["Newchannel", "Newexten", "DialBegin", "DialEnd", "BridgeEnter", "Hangup"]);
+    sim.shutdown().await;
+}
+
+/// 100 and 101 talk (100 called 101, as in the captures); the transfers under
+/// test start here.
+async fn talking22(sim: &SimHandle, c: &mut Raw) -> (String, Vec<Message>) {
+    let mut seen = Vec::new();
+    sim.place_call("100", "101").unwrap_or_else(|e| panic!("{e}"));
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(50)).await;
+    let chan = sim.truth().channels.iter().find(|ch| ch.ext == "100").map(|ch| ch.name.clone());
+    (chan.unwrap_or_default(), seen)
+}
+
+/// The capture's parties are 100 (transferer), 101 (transferee) and 102; its
+/// first call is an Originate, the simulator's a call placed by 100, so only
+/// what follows the `Hold` is compared.
+#[tokio::test]
+async fn attended_transfer_matches_asterisk22() {
+    let sim = start(config22()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let (a1, _) = talking22(&sim, &mut c).await;
+    let mut seen = Vec::new();
+    c.send(&[
+        ("Action", "Atxfer"),
+        ("ActionID", "x1"),
+        ("Channel", &a1),
+        ("Context", "internal"),
+        ("Exten", "102"),
+    ])
+    .await;
+    let r = c.response("x1", &mut seen).await;
+    assert_eq!(r.get("Message"), Some("Atxfer successfully queued"));
+    c.until(&mut seen, |s| count(s, "BridgeEnter") >= 4).await;
+    c.send(&[("Action", "Hangup"), ("ActionID", "x2"), ("Channel", &a1)]).await;
+    c.response("x2", &mut seen).await;
+    c.until(&mut seen, |s| count(s, "AttendedTransfer") == 1 && count(s, "Hangup") >= 1).await;
+    c.drain(&mut seen, Duration::from_millis(50)).await;
+    assert!(sim.hangup_ext("101"));
+    c.until(&mut seen, |s| count(s, "Hangup") >= 5).await;
+    c.drain(&mut seen, Duration::from_millis(150)).await;
+    assert_eq!(sim.active_channels(), 0);
+
+    let real = capture_of("asterisk22", "attended_transfer.ami");
+    // The capture's phone 101 left with no `HangupRequest` (how the harness ended
+    // it is not recorded); the simulator's phone sends BYE, which has one.
+    let no_request = |v: Vec<Message>| -> Vec<Message> {
+        v.into_iter().filter(|m| !m.is_event("HangupRequest")).collect()
+    };
+    let (s, r) = (
+        no_request(channel_events22(&seen, Some("Hold"))),
+        no_request(channel_events22(&real, Some("Hold"))),
+    );
+    let diffs = party_diffs(&s, &r);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_same_fields(
+        &s,
+        &r,
+        &["Hold", "LocalBridge", "BridgeMerge", "AttendedTransfer", "BridgeEnter", "DialBegin", "Hangup"],
+    );
+    let at =
+        s.iter().find(|m| m.is_event("AttendedTransfer")).cloned().unwrap_or_else(|| panic!("no transfer"));
+    assert_eq!(at.get("OrigTransfererChannel"), Some(a1.as_str()));
+    assert_eq!(at.get("SecondTransfererChannel"), Some(a1.as_str()));
+    assert_eq!(at.get("TransferTargetChannel"), Some("Local/102@internal-00000000;1"));
+    assert_eq!((at.get("DestType"), at.get("IsExternal")), (Some("Bridge"), Some("No")));
+    assert_eq!(at.get("DestBridgeUniqueid"), at.get("OrigBridgeUniqueid"));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn blind_transfer_matches_asterisk22() {
+    let sim = start(config22()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let (a1, _) = talking22(&sim, &mut c).await;
+    let mut seen = Vec::new();
+    c.send(&[
+        ("Action", "BlindTransfer"),
+        ("ActionID", "b1"),
+        ("Channel", &a1),
+        ("Context", "internal"),
+        ("Exten", "102"),
+    ])
+    .await;
+    c.response("b1", &mut seen).await;
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(50)).await;
+    let real = capture_of("asterisk22", "blind_transfer.ami");
+    let cut = |v: Vec<Message>| -> Vec<Message> {
+        // Up to the second bridge (the capture then hangs everything up).
+        upto_second_bridge_enter(v)
+    };
+    let (s, r) = (
+        cut(channel_events22(&seen, Some("BlindTransfer"))),
+        cut(channel_events22(&real, Some("BlindTransfer"))),
+    );
+    let diffs = party_diffs(&s, &r);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_same_fields(&s, &r, &["BlindTransfer", "DialBegin"]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn dial_answered_matches_asterisk22() {
+    let sim = start(config22()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let mut seen = Vec::new();
+    c.send(&[
+        ("Action", "Originate"),
+        ("ActionID", "o1"),
+        ("Channel", "PJSIP/100"),
+        ("Context", "internal"),
+        ("Exten", "101"),
+        ("Priority", "1"),
+        ("Async", "true"),
+    ])
+    .await;
+    c.response("o1", &mut seen).await;
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(50)).await;
+    let real = capture_of("asterisk22", "dial_answered.ami");
+    let upto = |v: Vec<Message>| -> Vec<Message> { upto_second_bridge_enter(v) };
+    let (s, r) = (upto(channel_events22(&seen, None)), upto(channel_events22(&real, None)));
+    let diffs = party_diffs(&s, &r);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert_same_fields(&s, &r, &["Newchannel", "DialBegin", "OriginateResponse", "BridgeEnter"]);
+    sim.shutdown().await;
 }

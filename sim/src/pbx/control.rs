@@ -49,6 +49,11 @@ impl Pbx {
         self.channels.iter().find(|(_, c)| c.name.eq_ignore_ascii_case(name)).map(|(k, _)| *k)
     }
 
+    /// The phone of the channel named `name` (full name, any case), if it exists.
+    pub(crate) fn channel_ext(&self, name: &str) -> Option<String> {
+        self.key_of(name).and_then(|k| self.channels.get(&k)).map(|c| c.ext.clone())
+    }
+
     /// The other channels in the bridge of channel `key`.
     pub(super) fn bridge_peers(&self, key: u64) -> Vec<u64> {
         let Some(b) = self.channels.get(&key).and_then(|c| c.bridge.clone()) else { return Vec::new() };
@@ -210,7 +215,6 @@ impl Pbx {
                 });
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.caller = key;
-                    c.consult_of = None;
                 }
                 self.emit_device_state(&ext);
                 self.emit_extension_status(&ext);

@@ -174,70 +174,180 @@ fn redirect_of_a_bridged_channel_hangs_up_its_peer() {
     assert!(t.channels.iter().any(|c| c.ext == "100") && t.channels.iter().any(|c| c.ext == "102"));
 }
 
-/// 101 calls 100 (answered); 100 starts an attended transfer to 102.
+/// 101 calls 100 (answered); 100 starts an attended transfer to 102. The
+/// transferer's channel and the answer timer of 102.
 fn consulting(p: &mut Pbx) -> (String, Timer) {
     connected(p);
     let a1 = chan_of(p, "100");
     assert_eq!(p.atxfer(&a1, "internal", "102"), Ok("Atxfer successfully queued"));
     let (evs, timers) = drain(p);
-    assert!(has(&evs, "Hold") && has(&evs, "MusicOnHoldStart") && has(&evs, "DialBegin"), "{evs:?}");
+    let pos = |w: &str| evs.iter().position(|e| e == w);
+    // attended_transfer.ami: Hold, the Local pair, its bridge, the transferer
+    // moves there, then `;2` dials the target.
+    assert_eq!(evs.first().map(String::as_str), Some("Hold"), "{evs:?}");
+    assert!(pos("Newchannel") < pos("LocalBridge") && pos("LocalBridge") < pos("DialBegin"), "{evs:?}");
+    assert!(has(&evs, "DeviceStateChange=ONHOLD") && has(&evs, "DialState=RINGING"), "{evs:?}");
+    assert!(!has(&evs, "MusicOnHoldStart"), "{evs:?}");
     let t = p.truth();
-    let mine: Vec<_> = t.channels.iter().filter(|c| c.ext == "100").collect();
-    assert_eq!(mine.len(), 2, "a second channel on the transferer's phone");
-    assert_ne!(mine[0].linkedid, mine[1].linkedid, "the consultation is a new call");
-    assert!(mine[0].held && !mine[1].held);
-    (mine[1].name.clone(), timers[0])
+    let names: Vec<_> = t.channels.iter().map(|c| c.name.as_str()).collect();
+    assert!(
+        names.contains(&"Local/102@internal-00000000;1") && names.contains(&"Local/102@internal-00000000;2")
+    );
+    assert_eq!(
+        t.channels.iter().filter(|c| c.ext == "100").count(),
+        1,
+        "no second channel of the transferer"
+    );
+    let linked: Vec<_> = t.channels.iter().map(|c| c.linkedid.clone()).collect();
+    assert!(linked.iter().all(|l| *l == linked[0]), "one Linkedid throughout: {linked:?}");
+    let me = t.channels.iter().find(|c| c.ext == "100").expect("100");
+    assert_eq!(me.bridged_with, ["Local/102@internal-00000000;1"]);
+    assert_eq!(state_of(p, "101"), "ONHOLD");
+    assert_eq!(state_of(p, "100"), "INUSE");
+    (a1, timers[0])
 }
 
 #[test]
 fn atxfer_then_hangup_completes_an_attended_transfer() {
     let mut p = pbx();
-    let (a2, answer) = consulting(&mut p);
+    let (a1, answer) = consulting(&mut p);
     p.fire(answer);
-    drain(&mut p);
-    assert!(p.hangup(&a2, 16));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialEnd=ANSWER") && count(&evs, "BridgeEnter") == 2, "{evs:?}");
+    assert_eq!(
+        p.truth().channels.iter().find(|c| c.ext == "102").map(|c| c.bridged_with.clone()),
+        Some(vec!["Local/102@internal-00000000;2".to_owned()])
+    );
+    assert!(p.hangup(&a1, 16));
     let (evs, _) = drain(&mut p);
     let pos = |w: &str| evs.iter().position(|e| e == w);
-    assert!(pos("BridgeEnter") < pos("AttendedTransfer=Bridge"), "{evs:?}");
-    assert_eq!(count(&evs, "Hangup=16"), 2, "both channels of the transferer: {evs:?}");
+    assert!(
+        pos("BridgeMerge") < pos("BridgeEnter") && pos("BridgeEnter") < pos("AttendedTransfer=Bridge"),
+        "{evs:?}"
+    );
+    assert!(
+        pos("AttendedTransfer=Bridge") < pos("BridgeDestroy") && pos("BridgeDestroy") < pos("Hangup=16"),
+        "{evs:?}"
+    );
+    assert_eq!(count(&evs, "Hangup=16"), 1, "only the transferer: {evs:?}");
     let t = p.truth();
     assert!(t.channels.iter().all(|c| c.ext != "100"));
     let c101 = t.channels.iter().find(|c| c.ext == "101").expect("101");
-    let c102 = t.channels.iter().find(|c| c.ext == "102").expect("102");
-    assert_eq!(c101.bridged_with, std::slice::from_ref(&c102.name));
-    p.hangup_all();
+    assert_eq!(c101.bridged_with, ["Local/102@internal-00000000;1"], "the pair stays up");
+    assert_eq!((state_of(&p, "100").as_str(), state_of(&p, "101").as_str()), ("NOT_INUSE", "INUSE"));
+    // The transferee hangs up: the pair and the target follow.
+    assert!(p.hangup_ext("101"));
+    let (evs, _) = drain(&mut p);
+    assert_eq!(count(&evs, "Hangup=16"), 4, "{evs:?}");
+    assert_eq!(count(&evs, "BridgeDestroy"), 2, "{evs:?}");
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn target_hangs_up_after_the_transfer() {
+    let mut p = pbx();
+    let (a1, answer) = consulting(&mut p);
+    p.fire(answer);
+    drain(&mut p);
+    assert!(p.hangup(&a1, 16));
+    drain(&mut p);
+    assert!(p.hangup_ext("102"));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "HangupRequest=16") && count(&evs, "Hangup=16") == 4, "{evs:?}");
     assert_eq!(p.active_channels(), 0);
 }
 
 #[test]
 fn atxfer_completed_while_the_target_rings_is_blonde() {
     let mut p = pbx();
-    let (a2, answer) = consulting(&mut p);
-    assert!(p.hangup(&a2, 16));
+    let (a1, answer) = consulting(&mut p);
+    assert!(p.hangup(&a1, 16));
     let (evs, _) = drain(&mut p);
-    assert!(has(&evs, "AttendedTransfer=App") && has(&evs, "DialEnd=CANCEL"), "{evs:?}");
+    // With a Local pair Asterisk reports it like an attended transfer.
+    assert!(has(&evs, "AttendedTransfer=Bridge") && !has(&evs, "DialEnd=CANCEL"), "{evs:?}");
     assert!(p.truth().channels.iter().all(|c| c.ext != "100"));
-    // The target answers and talks to the transferee.
+    // The target answers and talks to the transferee through the pair.
     p.fire(answer);
     let (evs, _) = drain(&mut p);
     assert!(has(&evs, "DialEnd=ANSWER"), "{evs:?}");
     let t = p.truth();
     assert_eq!(t.channels.iter().find(|c| c.ext == "101").map(|c| c.bridged_with.len()), Some(1));
+    assert!(t.channels.iter().all(|c| c.state == "Up"), "{t:?}");
+    p.hangup_all();
+    assert_eq!(p.active_channels(), 0);
 }
 
 #[test]
-fn atxfer_target_rejects_and_the_call_stays_held() {
+fn blonde_target_rejects_and_the_transferee_is_hung_up() {
+    let mut p = pbx();
+    let (a1, _) = consulting(&mut p);
+    assert!(p.hangup(&a1, 16));
+    drain(&mut p);
+    assert!(p.hangup_ext("102"));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "DialEnd=BUSY"), "{evs:?}");
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn atxfer_target_rejects_and_the_transferer_is_back() {
     let mut p = pbx();
     consulting(&mut p);
     assert!(p.hangup_ext("102"));
-    drain(&mut p);
+    let (evs, _) = drain(&mut p);
+    let pos = |w: &str| evs.iter().position(|e| e == w);
+    assert!(has(&evs, "DialEnd=BUSY") && pos("BridgeEnter") < pos("Unhold"), "{evs:?}");
     let t = p.truth();
     assert_eq!(t.channels.len(), 2);
-    assert!(t.channels.iter().any(|c| c.ext == "100" && c.held));
-    assert_eq!(state_of(&p, "100"), "ONHOLD");
-    assert!(p.retrieve_ext("100"));
+    let c100 = t.channels.iter().find(|c| c.ext == "100").expect("100");
+    assert_eq!(c100.bridged_with, [chan_of(&p, "101")]);
+    assert_eq!((state_of(&p, "100").as_str(), state_of(&p, "101").as_str()), ("INUSE", "INUSE"));
     // Errors.
     assert!(p.atxfer("PJSIP/nope", "internal", "102").is_err());
+}
+
+#[test]
+fn atxfer_target_hangs_up_while_consulting() {
+    let mut p = pbx();
+    let (_, answer) = consulting(&mut p);
+    p.fire(answer);
+    drain(&mut p);
+    assert!(p.hangup_ext("102"));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "Unhold") && count(&evs, "BridgeDestroy") == 2, "{evs:?}");
+    assert_eq!(p.active_channels(), 2);
+    assert_eq!(p.truth().channels.iter().find(|c| c.ext == "100").map(|c| c.bridged_with.len()), Some(1));
+}
+
+#[test]
+fn atxfer_transferee_hangs_up_while_consulting() {
+    let mut p = pbx();
+    let (a1, answer) = consulting(&mut p);
+    p.fire(answer);
+    drain(&mut p);
+    assert!(p.hangup_ext("101"));
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "BridgeDestroy") && count(&evs, "Hangup=16") == 1, "{evs:?}");
+    // The consultation goes on; the transferer hanging up now just ends it.
+    assert_eq!(p.active_channels(), 4);
+    assert!(p.hangup(&a1, 16));
+    drain(&mut p);
+    assert_eq!(p.active_channels(), 0);
+}
+
+#[test]
+fn atxfer_to_an_unknown_number_rebridges() {
+    let mut p = pbx();
+    connected(&mut p);
+    let a1 = chan_of(&p, "100");
+    assert!(p.atxfer(&a1, "internal", "555").is_ok());
+    let (evs, _) = drain(&mut p);
+    assert!(has(&evs, "Unhold") && !has(&evs, "DialBegin"), "{evs:?}");
+    assert_eq!(p.active_channels(), 2);
+    // A channel of a consultation cannot be transferred again.
+    p.atxfer(&a1, "internal", "102").expect("atxfer");
+    assert!(p.atxfer(&a1, "internal", "103").is_err());
+    assert!(p.blind_transfer(&chan_of(&p, "101"), "internal", "103").is_err());
 }
 
 fn pickup_req(channel: &str, data: &str) -> OriginateRequest {

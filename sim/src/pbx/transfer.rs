@@ -1,16 +1,18 @@
-//! Calls that change hands: `BlindTransfer`, `Atxfer` and its completion
-//! (attended or blonde), and `PickupChan`. Sequences after
-//! `cacofonisk_xfer_blind_*`, `cacofonisk_xfer_attended_*`,
-//! `cacofonisk_xfer_blonde_*` and `cacofonisk_xfer_misc_star_pickup`, without
-//! the Local channels those dialplans used.
+//! Calls that change hands: `BlindTransfer` and `PickupChan`. Sequences after
+//! `cacofonisk_xfer_blind_*` and `cacofonisk_xfer_misc_star_pickup`. `Atxfer`,
+//! which goes through a Local channel pair, is in `local.rs`.
 
 use super::control::Answer;
 use super::{bridge_uuid, events, ChanState, Pbx, Phase};
-use crate::events::Attended;
+use crate::channel::Channel;
 
 impl Pbx {
     /// The two channels of a bridged call: `(key, the other party)`, or why not.
-    fn bridged_pair(&self, key: u64) -> Option<(u64, u64, u64, String)> {
+    /// A channel in an attended transfer (or in the call it left behind) is not one.
+    pub(super) fn bridged_pair(&self, key: u64) -> Option<(u64, u64, u64, String)> {
+        if self.local_role(key).is_some() {
+            return None;
+        }
         let ch = self.channels.get(&key)?;
         let c = self.calls.get(&ch.call)?;
         if c.phase != Phase::Bridged {
@@ -30,6 +32,11 @@ impl Pbx {
             return Err("Transfer invalid".into());
         };
         self.emit(events::blind_transfer(&xc, &yc, &id, context, exten));
+        let known = context.eq_ignore_ascii_case(&self.context) && self.is_extension(exten);
+        if self.version.blind_transfer_goto() && known {
+            self.blind_transfer_22(call, (x, xc), y, &id, exten);
+            return Ok("Transfer succeeded");
+        }
         if xc.held {
             self.emit(events::music_on_hold(false, &yc));
         }
@@ -47,154 +54,49 @@ impl Pbx {
         });
         if let Some(c) = self.calls.get_mut(&call) {
             c.caller = y;
-            c.consult_of = None;
         }
         self.goto_exten(y, call, context, exten);
         Ok("Transfer succeeded")
     }
 
-    /// `Atxfer`: `name`'s phone holds the call and calls `exten` on a second
-    /// channel, in a new call. Hanging that channel up (AMI `Hangup`) completes
-    /// the transfer.
-    pub(crate) fn atxfer(&mut self, name: &str, context: &str, exten: &str) -> Answer {
-        let Some(key) = self.key_of(name) else { return Err("Channel specified does not exist".into()) };
-        let Some((call, x, _, _)) = self.bridged_pair(key) else { return Err("Transfer invalid".into()) };
-        let Some(ext) = self.channels.get(&x).map(|c| c.ext.clone()) else {
-            return Err("Transfer invalid".into());
-        };
-        if !self.channels.get(&x).is_some_and(|c| c.held) {
-            self.hold_key(x);
-        }
-        let consult = self.start_call(&ext, context, exten, false);
-        if let Some(c) = self.calls.get_mut(&consult) {
-            c.consult_of = Some(call);
-        }
-        Ok("Atxfer successfully queued")
-    }
-
-    /// The held call of a consultation and its channels: `(call, transferer's
-    /// channel in it, transferee, bridge)`.
-    fn consulted(&self, consult: u64) -> Option<(u64, u64, u64, String)> {
-        let c2 = self.calls.get(&consult)?;
-        let ext = &self.channels.get(&c2.caller)?.ext;
-        let call1 = c2.consult_of?;
-        let c1 = self.calls.get(&call1)?;
-        if c1.phase != Phase::Bridged {
-            return None;
-        }
-        let callee = c1.callee?;
-        let (a1, y) = if self.channels.get(&c1.caller)?.ext == *ext {
-            (c1.caller, callee)
-        } else {
-            (callee, c1.caller)
-        };
-        if self.channels.get(&a1)?.ext != *ext || !self.channels.contains_key(&y) {
-            return None;
-        }
-        Some((call1, a1, y, c1.bridge.clone()?))
-    }
-
-    /// The transferer's consultation channel is hung up by an action while the
-    /// target talks to it: the transferee joins the target (`AttendedTransfer`,
-    /// `DestType: Bridge`). `false` if this is no consultation that can complete.
-    pub(super) fn complete_attended(&mut self, consult: u64, cause: u32) -> bool {
-        let Some((call1, a1, y, bridge1)) = self.consulted(consult) else { return false };
-        let Some(c2) = self.calls.get(&consult) else { return false };
-        let (a2, Some(c), Some(bridge2)) = (c2.caller, c2.callee, c2.bridge.clone()) else { return false };
-        let snap = |p: &Self, k: u64| p.channels.get(&k).cloned();
-        let (Some(a1c), Some(a2c), Some(cc)) = (snap(self, a1), snap(self, a2), snap(self, c)) else {
-            return false;
-        };
-        self.emit(events::hangup_request("SoftHangupRequest", &a2c, cause));
-        if a1c.held {
-            self.emit_chan(y, |ch| events::music_on_hold(false, ch));
-        }
-        self.emit_chan(y, |ch| events::bridge_channel("BridgeLeave", &bridge1, 1, ch));
-        self.emit(events::bridge_channel("BridgeLeave", &bridge2, 1, &a2c));
-        self.with_chan(y, |ch| ch.bridge = Some(bridge2.clone()));
-        self.emit_chan(y, |ch| events::bridge_enter_swap(&bridge2, 2, ch, &a2c.uniqueid));
-        if let Some(yc) = self.channels.get(&y).cloned() {
-            self.emit(events::attended_transfer(&Attended {
-                orig: &a1c,
-                orig_bridge: &bridge1,
-                second: &a2c,
-                second_bridge: &bridge2,
-                transferee: &yc,
-                target: Some(&cc),
-            }));
-        }
-        self.emit(events::bridge_channel("BridgeLeave", &bridge1, 0, &a1c));
-        self.emit(events::bridge("BridgeDestroy", &bridge1, 0));
-        self.calls.remove(&call1);
-        if let Some(c2) = self.calls.get_mut(&consult) {
-            c2.caller = y;
-            c2.consult_of = None;
-        }
-        self.with_chan(y, |ch| ch.call = consult);
-        for (k, cause) in [(a2, cause), (a1, 16)] {
-            if let Some(ch) = self.channels.remove(&k) {
-                self.emit(events::hangup(&ch, cause));
-            }
-        }
-        self.emit_device_state(&a1c.ext);
-        self.emit_extension_status(&a1c.ext);
-        true
-    }
-
-    /// The consultation channel is hung up by an action while the target still
-    /// rings: the transferee takes over the dial (`AttendedTransfer`,
-    /// `DestType: App`, a blonde transfer).
-    pub(super) fn complete_blonde(&mut self, consult: u64, cause: u32) -> bool {
-        let Some((call1, a1, y, bridge1)) = self.consulted(consult) else { return false };
-        let Some(c2) = self.calls.get(&consult) else { return false };
-        let (a2, Some(c)) = (c2.caller, c2.callee) else { return false };
-        let snap = |p: &Self, k: u64| p.channels.get(&k).cloned();
-        let (Some(a1c), Some(a2c), Some(cc), Some(yc)) =
-            (snap(self, a1), snap(self, a2), snap(self, c), snap(self, y))
-        else {
-            return false;
-        };
-        let bridge2 = a2c.bridge.clone().unwrap_or_default();
-        self.emit(events::hangup_request("SoftHangupRequest", &a2c, cause));
-        self.emit(events::attended_transfer(&Attended {
-            orig: &a1c,
-            orig_bridge: &bridge1,
-            second: &a2c,
-            second_bridge: &bridge2,
-            transferee: &yc,
-            target: None,
-        }));
-        if a1c.held {
-            self.emit(events::music_on_hold(false, &yc));
-        }
-        self.emit(events::bridge_channel("BridgeLeave", &bridge1, 1, &a1c));
-        self.emit(events::bridge_channel("BridgeLeave", &bridge1, 0, &yc));
-        if let Some(ch) = self.channels.remove(&a1) {
-            self.emit(events::hangup(&ch, 16));
-        }
-        self.emit(events::bridge("BridgeDestroy", &bridge1, 0));
-        self.calls.remove(&call1);
-        self.emit(events::dial("DialEnd", Some(&a2c), &cc, ("DialStatus", "CANCEL")));
-        self.with_chan(y, |ch| {
-            ch.bridge = None;
-            ch.call = consult;
+    /// The rest of a blind transfer as blind_transfer.ami (Asterisk 22) shows it:
+    /// the transferee's async goto appears as a `Newexten` of its current
+    /// application at priority 1, the transferer is hung up, then the
+    /// transferee runs `Dial` (no `NoOp` is reported).
+    fn blind_transfer_22(&mut self, call: u64, (x, xc): (u64, Channel), y: u64, id: &str, exten: &str) {
+        let ctx = self.context.clone();
+        self.with_chan(y, |c| {
+            c.context = ctx;
+            c.exten = exten.to_owned();
+            c.priority = 1;
         });
-        self.with_chan(c, |ch| {
-            ch.conn_num = yc.cid_num.clone();
-            ch.conn_name = yc.cid_name.clone();
+        self.emit_chan(y, events::newexten);
+        self.emit(events::bridge_channel("BridgeLeave", id, 1, &xc));
+        self.emit(events::hangup_request("SoftHangupRequest", &xc, 16));
+        if let Some(x) = self.channels.remove(&x) {
+            self.emit(events::hangup(&x, 16));
+            self.emit_extension_status(&x.ext);
+            self.emit_device_state(&x.ext);
+        }
+        self.emit_chan(y, |c| events::bridge_channel("BridgeLeave", id, 0, c));
+        let tech = self.technology.clone();
+        self.with_chan(y, |c| {
+            c.bridge = None;
+            c.held = false;
+            c.priority = 2;
+            c.app = "Dial".into();
+            c.app_data = format!("{tech}/{exten},30,tTkK");
         });
-        self.emit_dial("DialBegin", y, c, ("DialString", &cc.ext));
-        self.emit_chan(c, |ch| events::channel_event("NewConnectedLine", ch));
-        if let Some(c2) = self.calls.get_mut(&consult) {
-            c2.caller = y;
-            c2.consult_of = None;
+        self.emit_chan(y, events::newexten);
+        self.emit(events::bridge("BridgeDestroy", id, 0));
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.caller = y;
+            c.dest = exten.to_owned();
+            c.callee = None;
+            c.phase = Phase::Dialing;
+            c.bridge = None;
         }
-        if let Some(ch) = self.channels.remove(&a2) {
-            self.emit(events::hangup(&ch, cause));
-        }
-        self.emit_device_state(&a1c.ext);
-        self.emit_extension_status(&a1c.ext);
-        true
+        self.dial_dest(call);
     }
 
     /// `PickupChan(target)` on the answered first leg of `call`: the phone takes

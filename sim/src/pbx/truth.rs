@@ -13,7 +13,7 @@ pub struct SimTruth {
     /// Phones with `DND/<ext>` set in the AstDB, sorted.
     pub dnd: Vec<String>,
     /// Forwards set in the AstDB: `(ext, kind, target)`, kind `immediate`
-    /// (`CF`), `busy` (`CFB`) or `no_answer` (`CFNA`).
+    /// (`CF`), `busy` (`CFB`) or `no_answer` (`CFNA`, or FreePBX's `CFU`).
     pub forwards: Vec<(String, String, String)>,
 }
 
@@ -73,7 +73,9 @@ impl Pbx {
             .collect();
         let dnd = self.db.family("DND").into_iter().map(|(k, _)| k).collect();
         let mut forwards = Vec::new();
-        for (family, kind) in [("CF", "immediate"), ("CFB", "busy"), ("CFNA", "no_answer")] {
+        for (family, kind) in
+            [("CF", "immediate"), ("CFB", "busy"), ("CFNA", "no_answer"), ("CFU", "no_answer")]
+        {
             for (ext, target) in self.db.family(family) {
                 forwards.push((ext, kind.to_owned(), target));
             }
