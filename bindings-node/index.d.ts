@@ -372,8 +372,11 @@ export interface ConnectOptions {
   reconnect?: boolean
   /** How phones are made to answer and hold ('none': answer/hold/retrieve fail ERR_UNSUPPORTED). */
   control?: 'pjsip' | 'sip' | 'none'
-  /** The PBX follows the AstDB convention for DND and forwarding (false). */
-  astdb?: boolean
+  /**
+   * The AstDB convention the PBX follows for DND and forwarding (false): true or
+   * 'ctilink' for ctilink's dialplan snippet, 'freepbx' for FreePBX's keys and lamps.
+   */
+  astdb?: boolean | 'ctilink' | 'freepbx'
   /** Dialplan context for devices whose hint names none ('from-internal'). */
   context?: string
   /** Channel technology for devices the PBX did not report ('PJSIP'). */
@@ -507,7 +510,15 @@ export interface SimulatorOptions {
   username?: string
   /** AMI secret ('secret'). */
   secret?: string
-  /** 'PJSIP' or 'SIP'. */
+  /**
+   * The Asterisk imitated (20): its AMI banner, default technology and event
+   * differences. A number, or a version string such as '22.10.1'.
+   */
+  asterisk?: 18 | 20 | 22 | string
+  /**
+   * 'PJSIP' or 'SIP' (not on 22); by default the version's own ('SIP' on 18 and 20,
+   * 'PJSIP' on 22), or 'PJSIP' without `asterisk`.
+   */
   technology?: string
   context?: string
   /** How long a click-to-dial rings the user's phone before it answers (1000). */

@@ -148,8 +148,11 @@ export interface ConnectOptions {
   reconnect?: boolean
   /** How phones are made to answer and hold: `pjsip`, `sip` or `none`. */
   control?: string
-  /** The PBX follows the AstDB convention for DND and forwarding. */
-  astdb?: boolean
+  /**
+   * The AstDB convention the PBX follows for DND and forwarding: `true` (ctilink's),
+   * `false` (none), or a name, `ctilink` or `freepbx`, as `astdb=` in the URL.
+   */
+  astdb?: boolean | string
   /** Dialplan context for devices whose hint names none. */
   context?: string
   /** Channel technology for devices the PBX did not report. */
@@ -218,7 +221,15 @@ export interface SimulatorOptions {
   extensions?: Array<string>
   username?: string
   secret?: string
-  /** `PJSIP` or `SIP`. */
+  /**
+   * The Asterisk imitated: 18, 20 (the default) or 22, or a version such as `22.10.1`.
+   * It sets the AMI banner, the default technology and the version's event differences.
+   */
+  asterisk?: number | string
+  /**
+   * `PJSIP` or `SIP` (not on Asterisk 22); by default the version's own (`SIP` on 18
+   * and 20, `PJSIP` on 22), or `PJSIP` when `asterisk` is not given.
+   */
   technology?: string
   context?: string
   /** How long a click-to-dial rings the user's phone before it answers. */

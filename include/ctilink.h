@@ -340,6 +340,32 @@ typedef uint32_t ctilink_link_status;
 #endif // __cplusplus
 
 /**
+ * The AstDB convention the PBX's dialplan follows for do-not-disturb and forwarding
+ * (`ctilink_options_set_astdb`, or `astdb=` in the URL; docs/call-control.md).
+ */
+enum ctilink_astdb_convention
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /**
+   * Neither: do-not-disturb and forwarding commands fail `UNSUPPORTED` (`astdb=0`).
+   */
+  CTILINK_ASTDB_CONVENTION_NONE = 0,
+  /**
+   * ctilink's dialplan snippet: `DND`, `CF`, `CFB`, `CFNA` (`astdb=1`).
+   */
+  CTILINK_ASTDB_CONVENTION_CTILINK = 1,
+  /**
+   * FreePBX's modules: `DND`, `CF`, `CFB`, `CFU` and the `Custom:CF` lamp (`astdb=freepbx`).
+   */
+  CTILINK_ASTDB_CONVENTION_FREEPBX = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t ctilink_astdb_convention;
+#endif // __cplusplus
+
+/**
  * A call of a snapshot.
  */
 typedef struct ctilink_call ctilink_call;
@@ -521,7 +547,8 @@ ctilink_result ctilink_session_send_dtmf(const ctilink_session *session,
                                          uint64_t *request_id);
 
 /**
- * Turns do-not-disturb of `device` on or off (needs `astdb=1` in the URL).
+ * Turns do-not-disturb of `device` on or off (needs `astdb=1` or `astdb=freepbx` in the
+ * URL, or `ctilink_options_set_astdb`).
  */
 ctilink_result ctilink_session_set_do_not_disturb(const ctilink_session *session,
                                                   const char *device,
@@ -530,7 +557,7 @@ ctilink_result ctilink_session_set_do_not_disturb(const ctilink_session *session
 
 /**
  * Sets forwarding of `kind` (a `ctilink_forward_kind`: `IMMEDIATE`, `BUSY`, `NO_ANSWER`)
- * of `device` to `to`, or turns it off when `to` is NULL (needs `astdb=1`). Each kind is
+ * of `device` to `to`, or turns it off when `to` is NULL (needs an AstDB convention). Each kind is
  * set on its own: this replaces that kind's target and leaves the other kinds alone.
  */
 ctilink_result ctilink_session_set_forwarding(const ctilink_session *session,
@@ -756,6 +783,13 @@ ctilink_result ctilink_options_set_action_timeout_ms(ctilink_options *options, u
  * further behind gets `LAGGED` and the calls made up for.
  */
 ctilink_result ctilink_options_set_event_queue(ctilink_options *options, size_t capacity);
+
+/**
+ * The AstDB convention the PBX follows for do-not-disturb and forwarding (a
+ * `ctilink_astdb_convention`), replacing the URL's `astdb=`. A FreePBX system takes
+ * `CTILINK_ASTDB_CONVENTION_FREEPBX`. `CTILINK_RESULT_INVALID_ARGUMENT` for another number.
+ */
+ctilink_result ctilink_options_set_astdb(ctilink_options *options, uint32_t convention);
 
 /**
  * Only events of these devices (a comma-separated list such as `"100,101"`) and of the

@@ -50,6 +50,10 @@ export async function typed(): Promise<void> {
   void state
   // @ts-expect-error connect takes known options only
   await connect(sim.url, { timeout: 5 })
+  const pjsip = await Simulator.start({ asterisk: 22, technology: 'PJSIP' })
+  await pjsip.shutdown()
+  // @ts-expect-error the simulator imitates Asterisk 18, 20 or 22
+  await Simulator.start({ asterisk: 17 })
 
   try {
     await session.clearCall(call)

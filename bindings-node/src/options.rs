@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use ctilink::{Error, PhoneControl, SessionOptions, Transport};
+use ctilink::{AstDbConvention, Error, PhoneControl, SessionOptions, Transport};
+use napi::Either;
 use napi_derive::napi;
 
 /// Options of `connect`. Every field is optional; see `docs/session.md` for the defaults.
@@ -21,8 +22,9 @@ pub struct ConnectOptions {
     pub reconnect: Option<bool>,
     /// How phones are made to answer and hold: `pjsip`, `sip` or `none`.
     pub control: Option<String>,
-    /// The PBX follows the AstDB convention for DND and forwarding.
-    pub astdb: Option<bool>,
+    /// The AstDB convention the PBX follows for DND and forwarding: `true` (ctilink's),
+    /// `false` (none), or a name, `ctilink` or `freepbx`, as `astdb=` in the URL.
+    pub astdb: Option<Either<bool, String>>,
     /// Dialplan context for devices whose hint names none.
     pub context: Option<String>,
     /// Channel technology for devices the PBX did not report.
@@ -68,7 +70,10 @@ pub(crate) fn session_options(url: &str, o: Option<ConnectOptions>) -> ctilink::
         };
     }
     if let Some(a) = o.astdb {
-        s.control.astdb = a;
+        s.control.astdb = match a {
+            Either::A(on) => on.then_some(AstDbConvention::Ctilink),
+            Either::B(name) => AstDbConvention::from_url_value(&name)?,
+        };
     }
     if let Some(c) = o.context {
         s.control.context = nonempty("context", c)?;

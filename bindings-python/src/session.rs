@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
 use ctilink::ami::ReconnectPolicy;
-use ctilink::{PhoneControl, Session, SessionOptions, Transport};
+use ctilink::{AstDbConvention, PhoneControl, Session, SessionOptions, Transport};
 
 use crate::convert::{forward_kind, PyCall, PyDevice, PySnapshot, ToPy};
 use crate::errors;
@@ -174,11 +174,19 @@ struct Options {
     connect_timeout: Option<Duration>,
     reconnect: Option<bool>,
     phone_control: Option<String>,
-    astdb: Option<bool>,
+    astdb: Option<AstDbArg>,
     context: Option<String>,
     technology: Option<String>,
     originate_timeout: Option<Duration>,
     consultation_timeout: Option<Duration>,
+}
+
+/// `astdb=`: `True` (ctilink's convention), `False` (none), or a convention's name
+/// (`"ctilink"`, `"freepbx"`), as in the URL.
+#[derive(Debug, FromPyObject)]
+enum AstDbArg {
+    Flag(bool),
+    Name(String),
 }
 
 fn options(url: &str, o: Options) -> ctilink::Result<SessionOptions> {
@@ -222,7 +230,10 @@ fn options(url: &str, o: Options) -> ctilink::Result<SessionOptions> {
         };
     }
     if let Some(a) = o.astdb {
-        so.control.astdb = a;
+        so.control.astdb = match a {
+            AstDbArg::Flag(on) => on.then_some(AstDbConvention::Ctilink),
+            AstDbArg::Name(n) => AstDbConvention::from_url_value(&n)?,
+        };
     }
     if let Some(c) = o.context {
         so.control.context = c;
@@ -258,7 +269,7 @@ fn connect(
     connect_timeout: Option<f64>,
     reconnect: Option<bool>,
     phone_control: Option<String>,
-    astdb: Option<bool>,
+    astdb: Option<AstDbArg>,
     context: Option<String>,
     technology: Option<String>,
     originate_timeout: Option<f64>,

@@ -188,3 +188,14 @@ def test_clear_connection(sim, connect):
     assert ev.previous is ConnectionState.CONNECTED and ev.state is ConnectionState.NULL
     c.until("call cleared", lambda e: is_(e, events.CallCleared, call=call))
     assert c.session.snapshot().calls == ()
+
+
+def test_freepbx_astdb_convention(sim, connect):
+    """``astdb="freepbx"``: no-answer forwarding goes to FreePBX's ``CFU`` key, which the
+    PBX follows (tests/tests/pbx_dialects.rs has the rest)."""
+    c = connect(sim.url, phone_control="pjsip", astdb="freepbx")
+    c.cmd("set_forwarding", "108", ForwardKind.NO_ANSWER, "106")
+    c.until("forwarding on", lambda e: is_(e, events.Forwarding, "108"))
+    assert sim.truth()["forwards"] == [("108", "no_answer", "106")]
+    sim.place_call("100", "108")
+    c.until("106 rings after 108 did not answer", lambda e: is_(e, events.Delivered, "106"))

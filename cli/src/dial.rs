@@ -11,8 +11,8 @@ use ctilink::model::Party;
 use ctilink::{DialOutcome, DialProgress, Error, Event, EventStream, Session};
 use tokio::time::Instant;
 
+use crate::event_line::{event_line, party, snake};
 use crate::monitor::now;
-use crate::replay::{event_line, party, snake};
 
 const AFTER_HELP: &str = "\
 The last line of stdout is the outcome, one word, and the exit status tells the same:

@@ -2,12 +2,17 @@
 
 mod demo;
 mod dial;
+mod event_line;
+mod events;
 mod gateway;
 mod monitor;
 mod parse;
+mod record_args;
 mod replay;
 mod sim_cmd;
 mod status;
+mod stop;
+mod summary;
 
 use std::process::ExitCode;
 
@@ -34,8 +39,11 @@ enum Commands {
     Dial(dial::DialArgs),
     /// Print the PBX's devices and calls now, then exit.
     Status(status::StatusArgs),
-    /// Connect to a PBX and print its events as they arrive.
+    /// Connect to a PBX and print its raw AMI events as they arrive.
     Monitor(monitor::MonitorArgs),
+    /// Connect to a PBX and print the call model's events as they happen (the lines of
+    /// `replay`).
+    Events(events::EventsArgs),
     /// Decode AMI capture files and count what they hold (non-zero exit on any error).
     Parse(parse::ParseArgs),
     /// Replay an AMI capture through the call model and print its calls and devices.
@@ -57,6 +65,7 @@ fn main() -> ExitCode {
         Commands::Parse(args) => parse::run(&args),
         Commands::Replay(args) => replay::run(&args),
         Commands::Monitor(args) => runtime().block_on(monitor::run(args)),
+        Commands::Events(args) => runtime().block_on(events::run(args)),
         Commands::Sim(args) => runtime().block_on(sim_cmd::run(args)),
         Commands::Demo(args) => runtime().block_on(demo::run(args)),
         Commands::Dial(args) => runtime().block_on(dial::run(args)),

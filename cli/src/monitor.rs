@@ -1,10 +1,14 @@
-//! `ctilink monitor URL`: connect and print events as they arrive.
+//! `ctilink monitor URL`: connect and print the PBX's raw AMI events as they arrive
+//! (`--record FILE` also writes every byte received to a capture).
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use ctilink::ami::{AmiClient, AmiConfig, LinkEvent, Message, Subscription};
+
+use crate::record_args::{self, RecordArgs};
+use crate::stop;
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct MonitorArgs {
@@ -20,11 +24,20 @@ pub(crate) struct MonitorArgs {
     /// Stop after this many seconds.
     #[arg(long)]
     duration: Option<f64>,
+    #[command(flatten)]
+    record: RecordArgs,
 }
 
 pub(crate) async fn run(args: MonitorArgs) -> ExitCode {
-    let cfg = match AmiConfig::from_url(&args.url) {
+    let mut cfg = match AmiConfig::from_url(&args.url) {
         Ok(c) => c,
+        Err(e) => {
+            eprintln!("ctilink monitor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let recorder = match args.record.options().map(|r| cfg.record(&r)).transpose() {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("ctilink monitor: {e}");
             return ExitCode::from(2);
@@ -41,10 +54,13 @@ pub(crate) async fn run(args: MonitorArgs) -> ExitCode {
     let limit = args.duration.map(Duration::from_secs_f64);
     print_events(sub, printer, args.count, limit).await;
     client.close().await;
+    if let Some(r) = &recorder {
+        record_args::report("monitor", r);
+    }
     ExitCode::SUCCESS
 }
 
-/// Prints until `count` events, `limit` elapsed, Ctrl-C, or the link closes.
+/// Prints until `count` events, `limit` elapsed, Ctrl-C or SIGTERM, or the link closes.
 pub(crate) async fn print_events(
     mut sub: Subscription,
     printer: Printer,
@@ -53,6 +69,8 @@ pub(crate) async fn print_events(
 ) {
     let deadline = limit.map(|d| tokio::time::Instant::now() + d);
     let mut seen = 0u64;
+    let stop = stop::requested();
+    tokio::pin!(stop);
     loop {
         let next = async {
             match deadline {
@@ -62,7 +80,7 @@ pub(crate) async fn print_events(
         };
         let ev = tokio::select! {
             ev = next => ev,
-            _ = tokio::signal::ctrl_c() => None,
+            () = &mut stop => None,
         };
         let Some(ev) = ev else { break };
         let is_event = matches!(ev, LinkEvent::Event(_));

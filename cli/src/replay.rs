@@ -19,14 +19,13 @@ use std::process::ExitCode;
 
 use bytes::BytesMut;
 use ctilink::ami::{Decoder, Frame};
-use ctilink::model::{Call, Cause, Device, Endpoint, Event, Party, Presentation, Tracker};
-use serde::Serialize;
+use ctilink::model::Tracker;
+
+use crate::event_line::event_line;
+use crate::summary::{self, Summary};
 
 /// How many decoder errors are shown with their text.
 const ERROR_SAMPLES: usize = 5;
-
-/// Width of the event-kind column in text mode (`connection_cleared` fits).
-const KIND_WIDTH: usize = 18;
 
 /// Arguments of `ctilink replay`.
 #[derive(clap::Args, Debug)]
@@ -37,22 +36,6 @@ pub(crate) struct ReplayArgs {
     /// One JSON object per line: each event, then a summary object.
     #[arg(long)]
     json: bool,
-}
-
-/// The last line of `--json`: `{"summary": {"calls_total": N, "calls_open": M, "devices": D}}`.
-#[derive(Serialize)]
-struct SummaryLine {
-    summary: Summary,
-}
-
-#[derive(Serialize)]
-struct Summary {
-    /// Calls reported since the start of the capture.
-    calls_total: u64,
-    /// Calls still open at its end.
-    calls_open: usize,
-    /// Devices seen.
-    devices: usize,
 }
 
 /// Runs `ctilink replay` on stdout.
@@ -138,291 +121,16 @@ fn replay(
         on_errors(errors, &samples);
     }
     let devices = tracker.devices();
-    if json {
-        let summary = SummaryLine {
-            summary: Summary {
-                calls_total: tracker.calls_total(),
-                calls_open: tracker.open_calls(),
-                devices: devices.len(),
-            },
-        };
-        writeln!(out, "{}", serde_json::to_string(&summary).map_err(std::io::Error::other)?)?;
-    } else {
-        write_summary(out, &tracker, &devices, messages, events, errors)?;
-    }
-    Ok(())
-}
-
-/// The text summary: counts, the calls still open with their connections, the devices.
-fn write_summary(
-    out: &mut dyn Write,
-    tracker: &Tracker,
-    devices: &[Device],
-    messages: usize,
-    events: u64,
-    errors: usize,
-) -> std::io::Result<()> {
-    let mut calls = tracker.calls();
-    calls.sort_by(|a, b| a.id.cmp(&b.id));
-    writeln!(out)?;
-    writeln!(out, "summary: {messages} AMI messages ({errors} decoder errors), {events} events")?;
-    writeln!(out, "  calls total:  {}", tracker.calls_total())?;
-    writeln!(out, "  calls open:   {}", tracker.open_calls())?;
-    for call in &calls {
-        write_open_call(out, call)?;
-    }
-    if devices.is_empty() {
-        writeln!(out, "  devices seen: 0 (only device-state and presence events report devices)")?;
-    } else {
-        writeln!(out, "  devices seen: {}", devices.len())?;
-    }
-    let id_width = devices.iter().map(|d| d.id.as_str().len()).max().unwrap_or(0);
-    for d in devices {
-        let mut line = format!("    {:<id_width$}  {:<12}", d.id.as_str(), snake(&d.state));
-        if let Some(iface) = &d.interface {
-            line.push_str(&format!(" interface={iface}"));
-        }
-        if let Some(p) = &d.presence {
-            line.push_str(&format!(" presence={}", quoted(p)));
-        }
-        if d.do_not_disturb {
-            line.push_str(" dnd");
-        }
-        if let Some(to) = &d.forward_to {
-            line.push_str(&format!(" forward_to={to}"));
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
-}
-
-fn write_open_call(out: &mut dyn Write, call: &Call) -> std::io::Result<()> {
-    let mut line =
-        format!("    call={} caller={} called={}", call.id, party(&call.caller), party(&call.called));
-    if call.answered {
-        line.push_str(" answered");
-    }
-    if call.click_to_dial {
-        line.push_str(" click_to_dial");
-    }
-    writeln!(out, "{line}")?;
-    if call.connections.is_empty() {
-        writeln!(out, "      (no connections)")?;
-    }
-    let dev_width = call.connections.iter().map(|c| c.device.as_str().len()).max().unwrap_or(0);
-    for c in &call.connections {
-        writeln!(out, "      {:<dev_width$}  {:<10} {}", c.device.as_str(), snake(&c.state), c.channel)?;
-    }
-    Ok(())
-}
-
-/// One event as an aligned text line: the kind, then `key=value` fields.
-pub(crate) fn event_line(ev: &Event) -> String {
-    let mut f = Fields::default();
-    match ev {
-        Event::Originated { call, device, channel, state, caller, called } => {
-            f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
-            f.kv("caller", party(caller)).kv("called", party(called));
-        }
-        Event::Delivered { call, device, channel, state, caller, called, calling_device, click_to_dial }
-        | Event::Established {
-            call,
-            device,
-            channel,
-            state,
-            caller,
-            called,
-            calling_device,
-            click_to_dial,
-        } => {
-            f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
-            f.kv("caller", party(caller)).kv("called", party(called));
-            f.opt("calling_device", calling_device.as_ref()).flag("click_to_dial", *click_to_dial);
-        }
-        Event::Held { call, device, channel, state } | Event::Retrieved { call, device, channel, state } => {
-            f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
-        }
-        Event::Diverted { call, device, channel, from, reason, caller, called } => {
-            f.call(call).kv("device", device).kv("channel", channel);
-            f.kv("from", endpoint(from)).kv("reason", snake(reason));
-            f.kv("caller", party(caller)).kv("called", party(called));
-        }
-        Event::Transferred { call, kind, transferring, transferred, targets, secondary_call, caller } => {
-            f.call(call).kv("kind", snake(kind));
-            f.kv("transferring", endpoint(transferring)).kv("transferred", endpoint(transferred));
-            f.kv("targets", list(targets.iter().map(endpoint)));
-            f.opt("secondary_call", secondary_call.as_ref()).kv("caller", party(caller));
-        }
-        Event::Conferenced { call, device, channel, state, parties } => {
-            f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
-            f.kv("parties", list(parties.iter()));
-        }
-        Event::Queued { call, device, queue, state, caller, position } => {
-            f.call(call).kv("device", device).kv("queue", queue).kv("state", snake(state));
-            f.kv("caller", party(caller)).opt("position", position.as_ref());
-        }
-        Event::Failed { call, device, channel, state, reason, cause } => {
-            f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
-            f.kv("reason", snake(reason)).cause(*cause);
-        }
-        Event::ConnectionCleared { call, device, channel, state, previous, cause, released_by } => {
-            f.call(call).kv("device", device).kv("channel", channel).kv("state", snake(state));
-            f.kv("previous", snake(previous)).cause(*cause).opt("released_by", released_by.as_ref());
-        }
-        Event::CallCleared { call, cause, answered, merged_into } => {
-            f.call(call).cause(*cause).kv("answered", answered).opt("merged_into", merged_into.as_ref());
-        }
-        Event::DeviceState { device, state, previous } => {
-            f.kv("device", device).kv("state", snake(state)).kv("previous", snake(previous));
-        }
-        Event::Presence { device, presence, subtype, message } => {
-            f.kv("device", device).kv("presence", quoted(presence));
-            f.nonempty("subtype", subtype).nonempty("message", message);
-        }
-        Event::DoNotDisturb { device, enabled } => {
-            f.kv("device", device).kv("enabled", enabled);
-        }
-        Event::Forwarding { device, kind, to } => {
-            f.kv("device", device).kv("kind", kind).kv("to", to.as_deref().unwrap_or("-"));
-        }
-        Event::UserEvent { name, call, fields } => {
-            f.kv("name", quoted(name)).opt("call", call.as_ref());
-            for (k, v) in fields {
-                f.kv(k, quoted(v));
-            }
-        }
-        Event::Resynced { calls_ended, calls_found, devices_changed } => {
-            f.kv("calls_ended", list(calls_ended.iter())).kv("calls_found", list(calls_found.iter()));
-            f.kv("devices_changed", list(devices_changed.iter()));
-        }
-        Event::LinkUp { reconnected } => {
-            f.kv("reconnected", reconnected);
-        }
-        Event::LinkDown { reason } => {
-            f.kv("reason", quoted(reason));
-        }
-        Event::Lagged { missed } => {
-            f.kv("missed", missed);
-        }
-        // A kind added to the model later: its JSON fields, so nothing is lost.
-        other => {
-            if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(other) {
-                for (k, v) in map.iter().filter(|(k, _)| k.as_str() != "event") {
-                    match v {
-                        serde_json::Value::String(s) => f.kv(k, quoted(s)),
-                        v => f.kv(k, v),
-                    };
-                }
-            }
-        }
-    }
-    format!("{:<KIND_WIDTH$} {}", ev.kind(), f.0).trim_end().to_owned()
-}
-
-/// The `key=value` fields of a text line.
-#[derive(Default)]
-struct Fields(String);
-
-impl Fields {
-    fn kv(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
-        if !self.0.is_empty() {
-            self.0.push(' ');
-        }
-        self.0.push_str(&format!("{key}={value}"));
-        self
-    }
-
-    fn call(&mut self, call: impl std::fmt::Display) -> &mut Self {
-        self.kv("call", call)
-    }
-
-    fn opt<T: std::fmt::Display>(&mut self, key: &str, value: Option<T>) -> &mut Self {
-        match value {
-            Some(v) => self.kv(key, v),
-            None => self,
-        }
-    }
-
-    /// A free-text field, left out when empty.
-    fn nonempty(&mut self, key: &str, value: &str) -> &mut Self {
-        if value.is_empty() {
-            self
-        } else {
-            self.kv(key, quoted(value))
-        }
-    }
-
-    fn flag(&mut self, key: &str, on: bool) -> &mut Self {
-        if on {
-            if !self.0.is_empty() {
-                self.0.push(' ');
-            }
-            self.0.push_str(key);
-        }
-        self
-    }
-
-    /// `cause=16 (normal clearing)`, or nothing when the PBX gave none.
-    fn cause(&mut self, cause: Option<Cause>) -> &mut Self {
-        match cause {
-            Some(c) => self.kv("cause", format!("{} ({})", c.0, c.name())),
-            None => self,
-        }
-    }
-}
-
-/// A party as a phone shows it: `"Ann Smith" <201>`, `<202>` without a name, `-` when
-/// nothing is known; a withheld or unknown number is marked.
-pub(crate) fn party(p: &Party) -> String {
-    let mut s = match (p.name.is_empty(), p.number.is_empty()) {
-        (true, true) => "-".to_owned(),
-        (true, false) => format!("<{}>", p.number),
-        (false, true) => format!("\"{}\"", p.name),
-        (false, false) => format!("\"{}\" <{}>", p.name, p.number),
+    let counts = Summary {
+        calls_total: tracker.calls_total(),
+        calls_open: tracker.open_calls(),
+        devices: devices.len(),
     };
-    match p.presentation {
-        Presentation::Allowed => {}
-        Presentation::Restricted => s.push_str(" (restricted)"),
-        Presentation::Unavailable => s.push_str(" (unavailable)"),
-    }
-    s
-}
-
-/// `device(channel)`, or just the device while the PBX has no channel for it yet (the
-/// target of a blind transfer before it is dialed).
-fn endpoint(e: &Endpoint) -> String {
-    if e.channel.is_empty() {
-        e.device.to_string()
+    if json {
+        summary::write_json(out, &counts)
     } else {
-        format!("{}({})", e.device, e.channel)
-    }
-}
-
-/// Comma-separated, `-` when empty.
-fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
-    let v: Vec<String> = items.map(|i| i.to_string()).collect();
-    if v.is_empty() {
-        "-".to_owned()
-    } else {
-        v.join(",")
-    }
-}
-
-/// A free-text value, quoted when it holds spaces, quotes or nothing at all.
-fn quoted(s: &str) -> String {
-    if s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '=') {
-        format!("{s:?}")
-    } else {
-        s.to_owned()
-    }
-}
-
-/// The snake_case name of a model enum, as in the JSON form (`alerting`, `no_answer`).
-pub(crate) fn snake<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => "?".to_owned(),
+        let header = format!("{messages} AMI messages ({errors} decoder errors), {events} events");
+        summary::write_text(out, &header, &counts, tracker.calls(), &devices)
     }
 }
 
@@ -431,7 +139,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use ctilink::model::{CallId, ConnectionState, DeviceId, FailureReason, TransferKind};
 
     const CALL: &[u8] = b"Asterisk Call Manager/9.0.0\r\n\
 Event: Newchannel\r\nChannel: PJSIP/201-00000001\r\nChannelState: 4\r\nChannelStateDesc: Ring\r\n\
@@ -443,55 +150,6 @@ Exten: 202\r\nContext: internal\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n";
         let mut errs = Vec::new();
         replay(data, json, &mut out, &mut |n, s| errs.push((n, s.to_vec()))).unwrap();
         (String::from_utf8(out).unwrap(), errs)
-    }
-
-    #[test]
-    fn parties() {
-        assert_eq!(party(&Party::new("201", "Ann Smith")), "\"Ann Smith\" <201>");
-        assert_eq!(party(&Party::new("202", "")), "<202>");
-        assert_eq!(party(&Party::new("<unknown>", "<unknown>")), "-");
-        let anon = Party { presentation: Presentation::Restricted, ..Party::new("", "Anonymous") };
-        assert_eq!(party(&anon), "\"Anonymous\" (restricted)");
-    }
-
-    #[test]
-    fn lines_are_aligned_and_carry_the_details() {
-        let ev = Event::Failed {
-            call: CallId::new("1.1"),
-            device: DeviceId::new("202"),
-            channel: "PJSIP/202-02".to_owned(),
-            state: ConnectionState::Failed,
-            reason: FailureReason::Busy,
-            cause: Some(Cause::USER_BUSY),
-        };
-        assert_eq!(
-            event_line(&ev),
-            "failed             call=1.1 device=202 channel=PJSIP/202-02 state=failed reason=busy \
-             cause=17 (user busy)"
-        );
-        let ev = Event::Transferred {
-            call: CallId::new("1.1"),
-            kind: TransferKind::Blind,
-            transferring: Endpoint { device: DeviceId::new("202"), channel: "SIP/202-2".to_owned() },
-            transferred: Endpoint { device: DeviceId::new("201"), channel: "SIP/201-1".to_owned() },
-            targets: vec![Endpoint { device: DeviceId::new("203"), channel: "SIP/203-3".to_owned() }],
-            secondary_call: None,
-            caller: Party::new("201", ""),
-        };
-        assert_eq!(
-            event_line(&ev),
-            "transferred        call=1.1 kind=blind transferring=202(SIP/202-2) transferred=201(SIP/201-1) \
-             targets=203(SIP/203-3) caller=<201>"
-        );
-        let ev = Event::CallCleared {
-            call: CallId::new("1.1"),
-            cause: None,
-            answered: false,
-            merged_into: Some(CallId::new("2.2")),
-        };
-        assert_eq!(event_line(&ev), "call_cleared       call=1.1 answered=false merged_into=2.2");
-        let ev = Event::LinkDown { reason: "connection reset".to_owned() };
-        assert_eq!(event_line(&ev), "link_down          reason=\"connection reset\"");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use ctilink::model::{Call, Device, Snapshot};
 use ctilink::{ForwardKind, Session};
 
-use crate::replay::{party, snake};
+use crate::event_line::{party, snake};
 
 /// Arguments of `ctilink status`.
 #[derive(clap::Args, Debug)]

@@ -37,6 +37,7 @@ fn help_is_available_everywhere() {
         vec!["replay", "--help"],
         vec!["sim", "--help"],
         vec!["monitor", "--help"],
+        vec!["events", "--help"],
         vec!["demo", "--help"],
     ] {
         let out = ctilink().args(&args).output().expect("runs");
@@ -271,4 +272,200 @@ fn replay_of_a_missing_file_fails_naming_it() {
     }
     let out = ctilink().arg("replay").output().expect("runs");
     assert!(!out.status.success(), "a file is required");
+}
+
+/// Lines of a child's output, read in a thread, so that the test can wait for one.
+fn lines_of(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Reads `rx` into `seen` until a line satisfies `done`; panics after `wait`.
+fn wait_for(
+    rx: &std::sync::mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    wait: Duration,
+    done: impl Fn(&str) -> bool,
+) {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let hit = done(&line);
+                seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+            Err(e) => panic!("{e:?} while waiting; so far:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+/// The event lines of `ctilink events` or `replay` text output (before the summary).
+fn event_lines(lines: &[String]) -> Vec<String> {
+    lines.iter().take_while(|l| !l.is_empty()).cloned().collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn events_prints_a_live_call_and_its_recording_replays_to_the_same_lines() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sim = rt.block_on(async {
+        let cfg = SimConfig {
+            extensions: SimConfig::extension_range(100, 103),
+            ring_delay: Duration::from_millis(20),
+            answer_delay: Duration::from_millis(100),
+            ..SimConfig::default()
+        };
+        Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("sim")
+    });
+    let dir = std::env::temp_dir().join(format!("ctilink-cli-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let capture = dir.join("live.ami");
+    let mut child = ctilink()
+        .args(["events", &sim.url(), "--duration", "60", "--record"])
+        .arg(&capture)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = lines_of(child.stdout.take().expect("stdout"));
+    let err = lines_of(child.stderr.take().expect("stderr"));
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    wait_for(&err, &mut stderr, Duration::from_secs(20), |l| l.contains("connected to"));
+    assert!(stderr[0].contains("ami://admin:***@127.0.0.1:"), "{stderr:?}");
+    sim.place_call("101", "100").expect("call");
+    wait_for(&out, &mut stdout, Duration::from_secs(20), |l| l.starts_with("established"));
+    assert!(sim.hangup_ext("101"), "hang up");
+    wait_for(&out, &mut stdout, Duration::from_secs(20), |l| l.starts_with("call_cleared"));
+    // SIGTERM: the command logs off, prints its summary and reports the recording.
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("events ends");
+    stdout.extend(out.iter());
+    stderr.extend(err.iter());
+    let text = stdout.join("\n");
+    assert!(status.success(), "{status:?}\n{text}\n{}", stderr.join("\n"));
+    for kind in ["delivered ", "established ", "connection_cleared ", "call_cleared "] {
+        assert!(stdout.iter().any(|l| l.starts_with(kind)), "no {kind}:\n{text}");
+    }
+    assert!(text.contains("\nsummary: ") && text.contains("  calls total:  1"), "{text}");
+    assert!(text.contains("  calls open:   0"), "{text}");
+    let report = stderr.last().expect("report");
+    assert!(report.starts_with("ctilink events: recorded ") && report.contains("live.sent"), "{report}");
+
+    // Nothing shows the secret; the capture is what was received, the companion what
+    // was sent, with the login masked.
+    let secret = SimConfig::default().secret;
+    let captured = std::fs::read(&capture).expect("capture");
+    let sent = std::fs::read_to_string(dir.join("live.sent")).expect("sent companion");
+    assert!(captured.starts_with(b"Asterisk Call Manager/"), "the capture starts with the banner");
+    assert!(!String::from_utf8_lossy(&captured).contains(&format!("Secret: {secret}")));
+    assert!(sent.starts_with("Action: Login\r\n") && sent.contains("Secret: ***\r\n"), "{sent}");
+    assert!(sent.contains("Action: CoreShowChannels") && sent.contains("Action: Logoff"), "{sent}");
+    assert!(!sent.contains(&secret) && !text.contains(&secret) && !stderr.join("\n").contains(&secret));
+
+    // The replay of the recording gives the same call events, line for line.
+    let replay = ctilink().arg("replay").arg(&capture).output().expect("replay");
+    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    let replayed: Vec<String> = String::from_utf8_lossy(&replay.stdout).lines().map(str::to_owned).collect();
+    // The replay starts earlier: the device states of the lists the session read while it
+    // connected, which the live run does not print (its session took them in before).
+    let (live, all) = (event_lines(&stdout), event_lines(&replayed));
+    assert!(live.len() >= 4, "{text}");
+    assert!(all.ends_with(&live), "live:\n{text}\nreplay:\n{}", replayed.join("\n"));
+    assert!(all[..all.len() - live.len()].iter().all(|l| l.starts_with("device_state ")), "{all:#?}");
+    assert!(
+        replayed.iter().any(|l| l.starts_with("summary: ") && l.contains("(0 decoder errors)")),
+        "{}",
+        replayed.join("\n")
+    );
+    if std::env::var_os("CTILINK_SHOW").is_some() {
+        eprintln!("live:\n{text}\n{}\nreplay:\n{}\nsent:\n{sent}", stderr.join("\n"), replayed.join("\n"));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn events_fails_clearly_on_a_bad_url_a_refused_login_or_no_pbx() {
+    let out = ctilink().args(["events", "http://user:topsecret@host"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid URL") && !err.contains("topsecret"), "{err}");
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sim = rt.block_on(async {
+        Simulator::start(SimConfig::default(), "127.0.0.1:0".parse().expect("addr")).await.expect("sim")
+    });
+    let wrong = format!("ami://admin:topsecret@127.0.0.1:{}", sim.addr().port());
+    let out = ctilink().args(["events", &wrong]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("login refused") && !err.contains("topsecret"), "{err}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // A port nobody listens on: the simulator's, once it is gone.
+    let port = sim.addr().port();
+    rt.block_on(sim.shutdown());
+    let down = format!("ami://admin:topsecret@127.0.0.1:{port}");
+    let out = ctilink()
+        .args(["events", "--record"])
+        .arg(std::env::temp_dir().join("ctilink-down.ami"))
+        .arg(&down)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect") && !err.contains("topsecret"), "{err}");
+    let _ = std::fs::remove_file(std::env::temp_dir().join("ctilink-down.ami"));
+    let _ = std::fs::remove_file(std::env::temp_dir().join("ctilink-down.sent"));
+}
+
+#[test]
+fn monitor_records_what_it_receives_for_replay() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sim = rt.block_on(async {
+        let cfg = SimConfig {
+            extensions: SimConfig::extension_range(100, 103),
+            ring_delay: Duration::from_millis(20),
+            answer_delay: Duration::from_millis(50),
+            ..SimConfig::default()
+        };
+        Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("sim")
+    });
+    let dir = std::env::temp_dir().join(format!("ctilink-cli-monitor-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let capture = dir.join("monitor.ami");
+    let child = ctilink()
+        .args(["monitor", "--count", "5", "--duration", "10", &sim.url(), "--record"])
+        .arg(&capture)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while sim.logins() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sim.place_call("101", "100").expect("call");
+    let out = child.wait_with_output().expect("monitor ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("ctilink monitor: recorded ") && stderr.contains("monitor.sent"), "{stderr}");
+    let (lines, _) = replay_json(&capture);
+    assert!(lines.iter().any(|l| l["event"] == "originated"), "{lines:?}");
+    let sent = std::fs::read_to_string(dir.join("monitor.sent")).expect("sent");
+    assert!(sent.contains("Secret: ***\r\n") && !sent.contains(&SimConfig::default().secret), "{sent}");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -17,7 +17,7 @@ pub mod wire;
 
 pub use command::{Command, ForwardKind, Outcome};
 pub use error::{Error, Result};
-pub use link::ami::{ControlOptions, PhoneControl};
+pub use link::ami::{AstDbConvention, ControlOptions, PhoneControl};
 pub use link::{Link, LinkStatus};
 pub use model::{Call, CallId, ConnectionState, Device, DeviceId, DeviceState, Event, Snapshot};
 pub use secret::Secret;

@@ -31,6 +31,8 @@ pub(crate) async fn run(url: &str, limit: Duration) -> ctilink::Result<Seen> {
         channels: client.send_list(Action::core_show_channels()).await?.items,
         extensions: client.send_list(Action::extension_state_list()).await?.items,
         devices: client.send_list(Action::device_state_list()).await?.items,
+        // The phones without a hint of their own: see docs/call-model.md.
+        endpoints: Vec::new(),
     };
     tracker.resync(&lists);
     for d in tracker.devices() {

@@ -4,7 +4,7 @@
 //! a Rust enum holding an undefined value is undefined behaviour.
 
 use ctilink_core::model::{DeviceState, FailureReason};
-use ctilink_core::{ConnectionState, Event, ForwardKind, LinkStatus};
+use ctilink_core::{AstDbConvention, ConnectionState, Event, ForwardKind, LinkStatus};
 
 /// What an event reports. `ctilink_event_json` gives every field of any type.
 #[allow(non_camel_case_types)]
@@ -202,6 +202,31 @@ pub(crate) fn forward_kind(v: u32) -> Option<ForwardKind> {
         1 => Some(ForwardKind::Immediate),
         2 => Some(ForwardKind::Busy),
         3 => Some(ForwardKind::NoAnswer),
+        _ => None,
+    }
+}
+
+/// The AstDB convention the PBX's dialplan follows for do-not-disturb and forwarding
+/// (`ctilink_options_set_astdb`, or `astdb=` in the URL; docs/call-control.md).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ctilink_astdb_convention {
+    /// Neither: do-not-disturb and forwarding commands fail `UNSUPPORTED` (`astdb=0`).
+    None = 0,
+    /// ctilink's dialplan snippet: `DND`, `CF`, `CFB`, `CFNA` (`astdb=1`).
+    Ctilink = 1,
+    /// FreePBX's modules: `DND`, `CF`, `CFB`, `CFU` and the `Custom:CF` lamp (`astdb=freepbx`).
+    Freepbx = 2,
+}
+
+/// An AstDB convention from the host's number: `Some(None)` for none, `None` if unknown.
+pub(crate) fn astdb_convention(v: u32) -> Option<Option<AstDbConvention>> {
+    use ctilink_astdb_convention as C;
+    match v {
+        v if v == C::None as u32 => Some(None),
+        v if v == C::Ctilink as u32 => Some(Some(AstDbConvention::Ctilink)),
+        v if v == C::Freepbx as u32 => Some(Some(AstDbConvention::FreePbx)),
         _ => None,
     }
 }

@@ -217,7 +217,8 @@ pub extern "C" fn ctilink_session_send_dtmf(
     })
 }
 
-/// Turns do-not-disturb of `device` on or off (needs `astdb=1` in the URL).
+/// Turns do-not-disturb of `device` on or off (needs `astdb=1` or `astdb=freepbx` in the
+/// URL, or `ctilink_options_set_astdb`).
 #[no_mangle]
 pub extern "C" fn ctilink_session_set_do_not_disturb(
     session: *const ctilink_session,
@@ -229,7 +230,7 @@ pub extern "C" fn ctilink_session_set_do_not_disturb(
 }
 
 /// Sets forwarding of `kind` (a `ctilink_forward_kind`: `IMMEDIATE`, `BUSY`, `NO_ANSWER`)
-/// of `device` to `to`, or turns it off when `to` is NULL (needs `astdb=1`). Each kind is
+/// of `device` to `to`, or turns it off when `to` is NULL (needs an AstDB convention). Each kind is
 /// set on its own: this replaces that kind's target and leaves the other kinds alone.
 #[no_mangle]
 pub extern "C" fn ctilink_session_set_forwarding(

@@ -5,9 +5,10 @@ use std::fmt;
 use std::os::raw::{c_char, c_void};
 use std::time::Duration;
 
-use ctilink_core::SessionOptions;
+use ctilink_core::{AstDbConvention, SessionOptions};
 
 use crate::boundary::{guard, try_c};
+use crate::codes::astdb_convention;
 use crate::event::ctilink_event;
 use crate::result::ctilink_result;
 use crate::text::{input, optional_input, set_last_error};
@@ -49,6 +50,8 @@ pub struct ctilink_options {
     action_timeout: Option<Duration>,
     event_queue: Option<usize>,
     monitor: Option<Vec<String>>,
+    /// Set by `ctilink_options_set_astdb`: replaces the URL's `astdb=`.
+    astdb: Option<Option<AstDbConvention>>,
     pub(crate) callback: Option<Callback>,
 }
 
@@ -80,6 +83,9 @@ impl ctilink_options {
         }
         if let Some(m) = &self.monitor {
             o.monitor = Some(m.clone());
+        }
+        if let Some(a) = self.astdb {
+            o.control.astdb = a;
         }
         Ok(o)
     }
@@ -167,6 +173,25 @@ pub extern "C" fn ctilink_options_set_event_queue(
             return ctilink_result::InvalidArgument;
         }
         o.event_queue = Some(capacity);
+        ctilink_result::Ok
+    })
+}
+
+/// The AstDB convention the PBX follows for do-not-disturb and forwarding (a
+/// `ctilink_astdb_convention`), replacing the URL's `astdb=`. A FreePBX system takes
+/// `CTILINK_ASTDB_CONVENTION_FREEPBX`. `CTILINK_RESULT_INVALID_ARGUMENT` for another number.
+#[no_mangle]
+pub extern "C" fn ctilink_options_set_astdb(
+    options: *mut ctilink_options,
+    convention: u32,
+) -> ctilink_result {
+    guard(|| {
+        let o = try_c!(options_mut(options));
+        let Some(c) = astdb_convention(convention) else {
+            set_last_error("the AstDB convention must be NONE, CTILINK or FREEPBX");
+            return ctilink_result::InvalidArgument;
+        };
+        o.astdb = Some(c);
         ctilink_result::Ok
     })
 }

@@ -52,8 +52,9 @@ pub mod live {
         Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("simulator starts")
     }
 
-    /// Actions a `Session` sends while connecting: `Login`, then the three state lists.
-    pub const SESSION_CONNECT_ACTIONS: u64 = 4;
+    /// Actions a `Session` sends while connecting: `Login`, the three state lists, then the
+    /// two endpoint lists (`PJSIPShowEndpoints`, `SIPpeers`).
+    pub const SESSION_CONNECT_ACTIONS: u64 = 6;
 
     /// Waits until a program connecting to `sim` has sent its first `actions` actions (its
     /// login and the lists it reads before it listens), and then a moment for it to

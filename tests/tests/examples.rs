@@ -72,7 +72,8 @@ async fn call_model_example_follows_a_call_from_ringing_to_cleared() {
     let sim = Simulator::start(cfg, "127.0.0.1:0".parse().expect("addr")).await.expect("sim");
     let caller = sim.clone();
     tokio::spawn(async move {
-        until_ready(&caller, SESSION_CONNECT_ACTIONS).await;
+        // The example reads the model itself: its login and the three state lists.
+        until_ready(&caller, 4).await;
         caller.place_call("101", "100").expect("call");
         tokio::time::sleep(Duration::from_millis(400)).await;
         caller.hangup_all();

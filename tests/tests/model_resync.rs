@@ -21,6 +21,7 @@ fn incall_capture() -> (Vec<Message>, ResyncLists) {
         extensions: of("state_lists_incall-2", "ExtensionStatus"),
         devices: of("state_lists_incall-3", "DeviceStateChange"),
         channels: of("state_lists_incall-4", "CoreShowChannel"),
+        endpoints: Vec::new(),
     };
     assert_eq!(lists.channels.len(), 2, "the capture lists the two channels of the call");
     // The live events up to the lists: the call is up then (it ends later in the capture).
@@ -101,6 +102,7 @@ async fn lists(client: &AmiClient) -> ResyncLists {
             client.send_list(Action::extension_state_list()).await.expect("ExtensionStateList"),
         ),
         devices: items(client.send_list(Action::device_state_list()).await.expect("DeviceStateList")),
+        endpoints: Vec::new(),
     }
 }
 

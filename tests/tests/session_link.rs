@@ -122,7 +122,7 @@ async fn after_a_reconnect_the_snapshot_equals_the_pbx() {
 async fn do_not_disturb_and_forwarding_survive_a_reconnect() {
     let sim = start_sim(fast_office()).await;
     let mut o = options(&sim, 3000);
-    o.control.astdb = true;
+    o.control.astdb = Some(ctilink::AstDbConvention::Ctilink);
     let s = Session::connect_with(o).await.expect("connect");
     let mut w = Watch::new(&s);
     s.set_do_not_disturb("104", true).await.expect("dnd");
@@ -143,7 +143,7 @@ async fn do_not_disturb_and_forwarding_survive_a_reconnect() {
 async fn forwarding_changed_while_down_is_read_back() {
     let sim = start_sim(fast_office()).await;
     let mut o = options(&sim, 3000);
-    o.control.astdb = true;
+    o.control.astdb = Some(ctilink::AstDbConvention::Ctilink);
     let s = Session::connect_with(o).await.expect("connect");
     let mut w = Watch::new(&s);
     s.set_forwarding("105", ctilink::ForwardKind::Immediate, Some("106")).await.expect("cfu");

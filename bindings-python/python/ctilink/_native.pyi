@@ -76,7 +76,7 @@ def connect(
     connect_timeout: Optional[float] = None,
     reconnect: Optional[bool] = None,
     phone_control: Optional[str] = None,
-    astdb: Optional[bool] = None,
+    astdb: Union[bool, str, None] = None,
     context: Optional[str] = None,
     technology: Optional[str] = None,
     originate_timeout: Optional[float] = None,
@@ -230,12 +230,13 @@ class Simulator:
         listen: str = "127.0.0.1:0",
         username: str = "admin",
         secret: str = "secret",
-        technology: str = "PJSIP",
+        technology: Optional[str] = None,
         context: str = "internal",
         ring_delay: float = 1.0,
         answer_delay: float = 2.0,
         no_answer: Sequence[str] = ...,
         dial_timeout: float = 30.0,
+        asterisk: Union[int, str, None] = None,
     ) -> Simulator: ...
     @property
     def url(self) -> str: ...

@@ -28,7 +28,7 @@ def _options(
     connect_timeout: Optional[float],
     reconnect: Optional[bool],
     phone_control: Union[PhoneControl, str, None],
-    astdb: Optional[bool],
+    astdb: Union[bool, str, None],
     context: Optional[str],
     technology: Optional[str],
     originate_timeout: Optional[float],
@@ -60,14 +60,14 @@ async def connect(
     connect_timeout: Optional[float] = None,
     reconnect: Optional[bool] = None,
     phone_control: Union[PhoneControl, str, None] = None,
-    astdb: Optional[bool] = None,
+    astdb: Union[bool, str, None] = None,
     context: Optional[str] = None,
     technology: Optional[str] = None,
     originate_timeout: Optional[float] = None,
     consultation_timeout: Optional[float] = None,
 ) -> Session:
     """Connects to a PBX: ``ami://user:secret@host:5038`` (``amis://`` for TLS), with the
-    URL parameters of the core (``control=pjsip``, ``astdb=1``, ``auth=md5``,
+    URL parameters of the core (``control=pjsip``, ``astdb=1`` or ``astdb=freepbx``, ``auth=md5``,
     ``monitor=100,101``, ``timeout_ms=``, ``reconnect=0``...). Keywords override them;
     durations are in seconds. ``event_queue`` (4096) bounds each ``events()`` stream: a
     consumer further behind gets ``Lagged``. ``link_queue`` (4096) bounds the AMI link
@@ -98,7 +98,7 @@ def connect_sync(
     connect_timeout: Optional[float] = None,
     reconnect: Optional[bool] = None,
     phone_control: Union[PhoneControl, str, None] = None,
-    astdb: Optional[bool] = None,
+    astdb: Union[bool, str, None] = None,
     context: Optional[str] = None,
     technology: Optional[str] = None,
     originate_timeout: Optional[float] = None,

@@ -19,8 +19,8 @@ use ctilink::{Session, SessionOptions};
 use ctilink_sim::{SimConfig, SimHandle, Simulator, TrafficConfig};
 use tokio::time::Instant;
 
+use crate::event_line::event_line;
 use crate::monitor::now;
-use crate::replay::event_line;
 use screen::Screen;
 use tally::Tally;
 

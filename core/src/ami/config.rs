@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::backoff::ReconnectPolicy;
 use super::decoder::Limits;
+use super::record::{RecordOptions, Recorder};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
@@ -66,6 +67,9 @@ pub struct AmiConfig {
     /// Items a list response may collect.
     pub max_list_items: usize,
     pub limits: Limits,
+    /// Where the link records what it receives (and, if asked, sends); set with
+    /// [`record`](Self::record). Kept across reconnects: one file for the link's life.
+    pub recorder: Option<Recorder>,
 }
 
 impl AmiConfig {
@@ -95,7 +99,19 @@ impl AmiConfig {
             max_in_flight: 1024,
             max_list_items: 100_000,
             limits: Limits::default(),
+            recorder: None,
         }
+    }
+
+    /// Records every byte this link receives to `options.path` (a capture `ctilink replay`
+    /// reads), bounded by `options.max_bytes`. The file is created now: a path that
+    /// cannot be created is an [`Error::InvalidArgument`] naming it. The returned handle
+    /// (a clone of [`recorder`](Self::recorder)) tells later how much was written and
+    /// whether the recording stopped.
+    pub fn record(&mut self, options: &RecordOptions) -> Result<Recorder> {
+        let recorder = Recorder::create(options)?;
+        self.recorder = Some(recorder.clone());
+        Ok(recorder)
     }
 
     /// Parses `ami://user:secret@host[:port][?auth=md5&events=call,system]`, or

@@ -20,6 +20,7 @@ use super::config::{AmiConfig, AuthMethod, TlsConfig};
 use super::decoder::{DecodeError, Decoder, Frame};
 use super::encoder::MessageBuilder;
 use super::message::{Message, MessageKind};
+use super::record::Recorder;
 use crate::error::{Error, Result};
 
 /// Any byte stream the link can run over.
@@ -43,6 +44,8 @@ pub(crate) struct Connection {
     out: BytesMut,
     pub(crate) banner: Option<String>,
     eof: bool,
+    /// Gets every byte read and every action written, when the link is recorded.
+    recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -88,6 +91,7 @@ impl Connection {
             out: BytesMut::with_capacity(1024),
             banner: None,
             eof: false,
+            recorder: cfg.recorder.clone(),
         };
         timeout(cfg.login_timeout, conn.login(cfg, next_id))
             .await
@@ -184,8 +188,13 @@ impl Connection {
                 None => {}
             }
             self.buf.reserve(READ_CHUNK);
+            let before = self.buf.len();
             if self.reader.read_buf(&mut self.buf).await? == 0 {
                 self.eof = true;
+            }
+            // Recorded right after the read, with no await in between: cancel-safe too.
+            if let Some(r) = &self.recorder {
+                r.received(&self.buf[before..]);
             }
         }
     }
@@ -209,7 +218,11 @@ impl Connection {
         self.out.clear();
         msg.encode(&mut self.out).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         self.writer.write_all(&self.out).await?;
-        self.writer.flush().await
+        self.writer.flush().await?;
+        if let Some(r) = &self.recorder {
+            r.sent(&self.out);
+        }
+        Ok(())
     }
 
     /// Sends `Logoff` and waits briefly for `Goodbye`, then closes.

@@ -12,6 +12,7 @@ pub mod decoder;
 pub mod encoder;
 pub mod event;
 pub mod message;
+pub mod record;
 pub mod response;
 
 mod auth;
@@ -27,4 +28,5 @@ pub use decoder::{Banner, DecodeError, Decoder, Frame, Limits};
 pub use encoder::{EncodeError, MessageBuilder};
 pub use event::AmiEvent;
 pub use message::{Message, MessageKind};
+pub use record::{RecordOptions, Recorder, DEFAULT_RECORD_LIMIT};
 pub use response::{ListResponse, Response};

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use crate::ami::{AmiConfig, ReconnectPolicy};
+use crate::ami::{AmiConfig, ReconnectPolicy, RecordOptions, Recorder};
 use crate::error::{Error, Result};
-use crate::link::ami::{ControlOptions, PhoneControl};
+use crate::link::ami::{AstDbConvention, ControlOptions, PhoneControl};
 use crate::link::gateway::GatewayConfig;
 
 /// Which transport the session uses.
@@ -51,7 +51,9 @@ impl SessionOptions {
     /// - `context=from-internal`: dialplan context for devices without a hint;
     /// - `technology=PJSIP`: channel technology for devices the PBX did not report;
     /// - `control=pjsip|sip|none`: how phones are made to answer and hold;
-    /// - `astdb=1`: the PBX follows the AstDB convention for DND and forwarding;
+    /// - `astdb=1` (or `ctilink`): the PBX follows ctilink's AstDB convention for DND and
+    ///   forwarding; `astdb=freepbx`: FreePBX's (`CFU` for no answer, the `Custom:CF` lamp);
+    ///   `astdb=0`: neither (the default);
     /// - `monitor=100,101`: only these devices' events;
     /// - `timeout_ms=10000`: how long a command waits for the PBX;
     /// - `reconnect=0`: do not reconnect when the link drops;
@@ -90,7 +92,7 @@ impl SessionOptions {
                         _ => return Err(bad()),
                     }
                 }
-                "astdb" => control.astdb = flag(v).ok_or_else(bad)?,
+                "astdb" => control.astdb = AstDbConvention::from_url_value(v).map_err(|_| bad())?,
                 "monitor" => {
                     monitor = Some(v.split(',').filter(|d| !d.is_empty()).map(str::to_owned).collect())
                 }
@@ -168,6 +170,26 @@ impl SessionOptions {
         self
     }
 
+    /// Records the AMI bytes the session receives to a capture file (see
+    /// [`AmiConfig::record`]); the handle tells how it went. Through a gateway there are
+    /// no AMI bytes to record: [`Error::InvalidArgument`].
+    ///
+    /// ```no_run
+    /// use ctilink::ami::RecordOptions;
+    /// use ctilink::SessionOptions;
+    /// let mut o = SessionOptions::from_url("ami://admin:secret@pbx.example:5038")?;
+    /// let recording = o.record(&RecordOptions::new("pbx.ami").sent(true))?;
+    /// # Ok::<(), ctilink::Error>(())
+    /// ```
+    pub fn record(&mut self, options: &RecordOptions) -> Result<Recorder> {
+        match &mut self.transport {
+            Transport::Ami(c) => c.record(options),
+            Transport::Gateway(_) => Err(Error::InvalidArgument(
+                "only an ami:// or amis:// link can be recorded (a gateway link carries no AMI)".into(),
+            )),
+        }
+    }
+
     /// Whether and how fast to reconnect.
     pub fn set_reconnect(&mut self, policy: ReconnectPolicy) -> &mut Self {
         match &mut self.transport {
@@ -197,8 +219,11 @@ mod tests {
         )
         .expect("url");
         assert_eq!(o.control.phone_control, PhoneControl::Pjsip);
-        assert!(o.control.astdb);
+        assert_eq!(o.control.astdb, Some(AstDbConvention::Ctilink));
         assert_eq!(o.control.context, "internal");
+        let fpbx = SessionOptions::from_url("ami://a:b@h?astdb=freepbx").expect("url");
+        assert_eq!(fpbx.control.astdb, Some(AstDbConvention::FreePbx));
+        assert_eq!(SessionOptions::from_url("ami://a:b@h?astdb=0").expect("url").control.astdb, None);
         assert_eq!(o.monitor, Some(vec!["100".to_owned(), "101".to_owned()]));
         let Transport::Ami(c) = &o.transport else { panic!("{:?}", o.transport) };
         assert_eq!(c.auth, crate::ami::AuthMethod::Md5);

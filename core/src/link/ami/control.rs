@@ -6,6 +6,7 @@
 
 use tokio::sync::broadcast;
 
+use super::convention::{AstDbConvention, DND_FAMILY};
 use super::{lock, AmiLink, PhoneControl};
 use crate::ami::action::Originate;
 use crate::ami::{Action, Response};
@@ -291,14 +292,21 @@ async fn send_dtmf(link: &AmiLink, call: &CallId, device: &DeviceId, digits: &st
     Ok(())
 }
 
-fn require_astdb(link: &AmiLink, what: &str) -> Result<()> {
-    if link.shared.control.astdb {
-        Ok(())
-    } else {
-        Err(Error::Unsupported(format!(
-            "{what} needs the AstDB dialplan convention (SessionOptions::astdb, or astdb=1 in the URL)"
-        )))
-    }
+/// The AstDB convention the PBX follows (`convention.rs`), or `Unsupported`.
+fn require_astdb(link: &AmiLink, what: &str) -> Result<AstDbConvention> {
+    link.shared.control.astdb.ok_or_else(|| {
+        Error::Unsupported(format!(
+            "{what} needs an AstDB dialplan convention (SessionOptions::control.astdb, or astdb=1 / astdb=freepbx in the URL)"
+        ))
+    })
+}
+
+/// `Set(DEVICE_STATE(Custom:NAME)=...)`: a lamp the dialplan and phones' BLF keys read.
+async fn set_lamp(link: &AmiLink, name: &str, on: bool) -> Result<()> {
+    let action = Action::new("Setvar")
+        .field("Variable", format!("DEVICE_STATE(Custom:{name})"))
+        .field("Value", if on { "BUSY" } else { "NOT_INUSE" });
+    send(link, action).await.map(drop)
 }
 
 /// `DBPut`, or `DBDel` for `None` (an entry that is already gone is fine).
@@ -315,13 +323,11 @@ async fn db_set(link: &AmiLink, family: &str, key: &str, val: Option<&str>) -> R
 }
 
 async fn set_dnd(link: &AmiLink, device: &DeviceId, on: bool) -> Result<()> {
+    // Both conventions: `DND/<ext>` = `YES` and the `Custom:DND<ext>` lamp.
     require_astdb(link, "do not disturb")?;
     interface(link, device)?;
-    db_set(link, "DND", device.as_str(), on.then_some("YES")).await?;
-    let action = Action::new("Setvar")
-        .field("Variable", format!("DEVICE_STATE(Custom:DND{device})"))
-        .field("Value", if on { "BUSY" } else { "NOT_INUSE" });
-    send(link, action).await.map(drop)
+    db_set(link, DND_FAMILY, device.as_str(), on.then_some("YES")).await?;
+    set_lamp(link, &format!("DND{device}"), on).await
 }
 
 async fn set_forwarding(
@@ -330,14 +336,13 @@ async fn set_forwarding(
     kind: ForwardKind,
     to: Option<&str>,
 ) -> Result<()> {
-    require_astdb(link, "forwarding")?;
+    let convention = require_astdb(link, "forwarding")?;
     interface(link, device)?;
-    let family = match kind {
-        ForwardKind::Immediate => "CF",
-        ForwardKind::Busy => "CFB",
-        ForwardKind::NoAnswer => "CFNA",
-    };
-    db_set(link, family, device.as_str(), to).await?;
+    db_set(link, convention.family(kind), device.as_str(), to).await?;
+    if let Some(lamp) = convention.forward_lamp(kind, device.as_str()) {
+        set_lamp(link, &lamp, to.is_some()).await?;
+    }
+    // Every other client learns it from this event (FreePBX's dialplan ignores it).
     let action = Action::new("UserEvent")
         .field("UserEvent", "ctilink-forward")
         .field("Device", device.as_str())

@@ -24,7 +24,12 @@ use crate::model::{Call, Device, Event, ResyncLists, Snapshot, Tracker};
 
 mod astdb;
 mod control;
+mod convention;
+mod endpoints;
+mod lamp;
 mod originate;
+
+pub use convention::AstDbConvention;
 
 /// How the SDK drives phones that need their help for some commands.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,8 +52,9 @@ pub struct ControlOptions {
     /// Channel technology for devices the PBX has not reported an interface for.
     pub technology: String,
     pub phone_control: PhoneControl,
-    /// The PBX's dialplan follows the AstDB convention for DND and forwarding.
-    pub astdb: bool,
+    /// The AstDB convention the PBX's dialplan follows for DND and forwarding (ctilink's
+    /// snippet or FreePBX's modules); `None`: neither, and those commands are refused.
+    pub astdb: Option<AstDbConvention>,
     /// How long a click-to-dial rings the user's own phone.
     pub originate_timeout: Duration,
     /// How long `consultation_call` waits for the new call to appear.
@@ -61,7 +67,7 @@ impl Default for ControlOptions {
             context: "from-internal".into(),
             technology: "PJSIP".into(),
             phone_control: PhoneControl::None,
-            astdb: false,
+            astdb: None,
             originate_timeout: Duration::from_secs(30),
             consultation_timeout: Duration::from_secs(10),
         }
@@ -176,12 +182,29 @@ async fn run(
     // A resync that failed while the link stayed up (the PBX was too slow to list) is
     // tried again, so the model does not keep ghosts until the next reconnect.
     let mut retry: Option<tokio::time::Instant> = None;
+    // A PBX that is still starting accepts logins before its dialplan is loaded: its lists
+    // come back empty. Asterisk says `FullyBooted` right after the login once it is up (to
+    // a user that reads `system` events), or later, when it gets there. The model is read
+    // on that event, or after `BOOT_WAIT` from a PBX that never says it.
+    let mut booted = false;
+    let mut boot_wait: Option<tokio::time::Instant> = None;
+    let lamp_reads = lamp::Reads::default();
     loop {
-        let ev = match retry {
+        let timer = match (retry, boot_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let ev = match timer {
             Some(at) => tokio::select! {
                 ev = sub.recv() => ev,
                 () = tokio::time::sleep_until(at) => {
-                    retry = resync_or_retry(&shared, &client, "retried").await;
+                    if boot_wait.is_some_and(|b| b <= at) {
+                        boot_wait = None;
+                        tracing::debug!("no FullyBooted from the PBX; reading its state now");
+                        retry = read_after_login(&shared, &client, &mut ready).await;
+                    } else {
+                        retry = resync_or_retry(&shared, &client, "retried").await;
+                    }
                     continue;
                 }
             },
@@ -190,10 +213,25 @@ async fn run(
         let Some(ev) = ev else { break };
         match ev {
             LinkEvent::Event(m) => {
+                if !booted && m.is_event("FullyBooted") {
+                    booted = true;
+                    retry = if boot_wait.take().is_some() {
+                        read_after_login(&shared, &client, &mut ready).await
+                    } else {
+                        // Read early (no word from the PBX in time): read again now that
+                        // its dialplan is loaded.
+                        resync_or_retry(&shared, &client, "after the PBX booted").await
+                    };
+                }
                 if m.is_event("OriginateResponse") {
                     buf.extend(lock(&shared.originates).response(&m));
                 }
+                let start = buf.len();
                 lock(&shared.model).tracker.apply_into(&m, &mut buf);
+                if buf.len() > start {
+                    lock(&shared.originates).note_reported(&buf[start..]);
+                }
+                lamp::on_event(&shared, &client, &m, &lamp_reads);
                 for e in buf.drain(..) {
                     // No subscriber is not an error: the model keeps the state.
                     let _ = tx.send(e);
@@ -202,15 +240,16 @@ async fn run(
             LinkEvent::Up { reconnected, .. } => {
                 shared.set_status(LinkStatus::Up);
                 shared.emit(Event::LinkUp { reconnected });
-                if let Some(tx) = ready.take() {
-                    // The first time, the caller of `connect` gets the error instead.
-                    let _ = tx.send(resync(&shared, &client).await);
+                if booted {
+                    retry = read_after_login(&shared, &client, &mut ready).await;
                 } else {
-                    retry = resync_or_retry(&shared, &client, "after login").await;
+                    boot_wait = Some(tokio::time::Instant::now() + BOOT_WAIT);
                 }
             }
             LinkEvent::Down { reason } => {
                 retry = None;
+                booted = false;
+                boot_wait = None;
                 shared.set_status(LinkStatus::Down { reason: reason.clone() });
                 shared.emit(Event::LinkDown { reason });
             }
@@ -221,6 +260,25 @@ async fn run(
         }
     }
     shared.set_status(LinkStatus::Closed);
+}
+
+/// How long a login waits for `FullyBooted` before the model is read anyway (Asterisk
+/// older than 1.6.2, or a user without `system` read permission, never sends it).
+const BOOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads the PBX's state after a login. The first time, the caller of `connect` gets the
+/// result (its error instead of a retry).
+async fn read_after_login(
+    shared: &Shared,
+    client: &AmiClient,
+    ready: &mut Option<oneshot::Sender<Result<()>>>,
+) -> Option<tokio::time::Instant> {
+    if let Some(tx) = ready.take() {
+        let _ = tx.send(resync(shared, client).await);
+        None
+    } else {
+        resync_or_retry(shared, client, "after login").await
+    }
 }
 
 /// How long to wait before trying a failed resync again.
@@ -255,13 +313,14 @@ async fn list(client: &AmiClient, action: Action) -> Result<Vec<crate::ami::Mess
     }
 }
 
-/// Rebuilds the model from `CoreShowChannels`, `ExtensionStateList` and
-/// `DeviceStateList`, and broadcasts the difference.
+/// Rebuilds the model from `CoreShowChannels`, `ExtensionStateList`, `DeviceStateList`
+/// and the endpoint lists (`endpoints.rs`), and broadcasts the difference.
 async fn resync(shared: &Shared, client: &AmiClient) -> Result<()> {
     let lists = ResyncLists {
         channels: list(client, Action::core_show_channels()).await?,
         extensions: list(client, Action::extension_state_list()).await?,
         devices: list(client, Action::device_state_list()).await?,
+        endpoints: endpoints::list_endpoints(client).await?,
     };
     let mut contexts = HashMap::new();
     for m in &lists.extensions {
@@ -286,21 +345,26 @@ async fn resync(shared: &Shared, client: &AmiClient) -> Result<()> {
             .collect();
         (events, phones)
     };
-    if shared.control.astdb {
+    if let Some(convention) = shared.control.astdb {
         // Forwarding changed while we were away sent its UserEvent to nobody: read it back,
         // and report the changes before `Resynced`.
-        match astdb::read_forwards(client, phones).await {
-            Ok(forwards) => {
+        match astdb::read_settings(client, convention, phones).await {
+            Ok(settings) => {
                 let resynced = events.pop();
                 let mut model = lock(&shared.model);
-                for (dev, kind, to) in &forwards {
-                    events.extend(model.tracker.set_forwarding(dev, *kind, to.as_deref()));
+                for (dev, setting) in &settings {
+                    events.extend(match setting {
+                        astdb::Setting::Forward(kind, to) => {
+                            model.tracker.set_forwarding(dev, *kind, to.as_deref())
+                        }
+                        astdb::Setting::DoNotDisturb(on) => model.tracker.set_do_not_disturb(dev, *on),
+                    });
                 }
                 drop(model);
                 if let Some(mut r) = resynced {
                     if let Event::Resynced { devices_changed, .. } = &mut r {
                         for e in &events {
-                            if let Event::Forwarding { device, .. } = e {
+                            if let Event::Forwarding { device, .. } | Event::DoNotDisturb { device, .. } = e {
                                 if !devices_changed.contains(device) {
                                     devices_changed.push(device.clone());
                                 }

@@ -7,6 +7,11 @@
 //! two, so that the application gets `Failed` and `CallCleared` for the id it holds. The
 //! response may arrive before `make_call` has read its action's id (the event and the
 //! action's answer travel different paths), so either side may come first.
+//!
+//! Asterisk 20 and 22 name the `ChannelId` we asked for in that response's `Uniqueid`
+//! even when no channel was ever made (a real Asterisk 22, `PJSIP/105` not registered:
+//! `Response: Failure`, `Reason: 0`, `Uniqueid: <our id>`). So "no channel" is: no
+//! `Uniqueid`, or one the call model never reported a call for.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -31,6 +36,9 @@ pub(super) struct Originates {
     /// Failures without a channel whose Originate was not registered yet, by ActionID.
     failed: HashMap<String, FailureReason>,
     order: VecDeque<String>,
+    /// Calls the model reported (their first events), newest last: a failed Originate
+    /// naming one of them is the model's to report.
+    reported: VecDeque<CallId>,
 }
 
 /// `Reason:` of `OriginateResponse` (Asterisk's control frame numbers).
@@ -69,6 +77,28 @@ impl Originates {
         self.order.push_back(id.to_owned());
     }
 
+    /// The model's events for one AMI message: remembers the calls they start.
+    pub(super) fn note_reported(&mut self, events: &[Event]) {
+        for e in events {
+            let (Event::Originated { call, .. } | Event::Delivered { call, .. } | Event::Failed { call, .. }) =
+                e
+            else {
+                continue;
+            };
+            if self.reported.iter().rev().take(8).any(|c| c == call) {
+                continue;
+            }
+            if self.reported.len() >= MAX_ENTRIES {
+                self.reported.pop_front();
+            }
+            self.reported.push_back(call.clone());
+        }
+    }
+
+    fn was_reported(&self, call: &str) -> bool {
+        self.reported.iter().any(|c| c.as_str() == call)
+    }
+
     /// `make_call`'s Originate was accepted with `action_id`. Returns the events to emit
     /// if its failure already arrived.
     pub(super) fn sent(
@@ -80,6 +110,9 @@ impl Originates {
     ) -> Vec<Event> {
         let p = Pending { call, device, channel };
         if let Some(reason) = self.failed.remove(action_id) {
+            if self.was_reported(p.call.as_str()) {
+                return Vec::new();
+            }
             return failure_events(p, reason);
         }
         self.remember(action_id);
@@ -94,7 +127,7 @@ impl Originates {
         let failed = !msg.get("Response").is_some_and(|r| r.trim().eq_ignore_ascii_case("Success"));
         let no_channel = msg.get("Uniqueid").is_none_or(|u| {
             let u = u.trim();
-            u.is_empty() || u.eq_ignore_ascii_case("<null>")
+            u.is_empty() || u.eq_ignore_ascii_case("<null>") || !self.was_reported(u)
         });
         if !(failed && no_channel) {
             // Channels exist: the call model reports the outcome.
@@ -116,6 +149,7 @@ impl Originates {
         self.pending.clear();
         self.failed.clear();
         self.order.clear();
+        self.reported.clear();
     }
 }
 
@@ -152,12 +186,50 @@ mod tests {
         );
     }
 
+    fn delivered(call: &str) -> Event {
+        Event::Delivered {
+            call: call.into(),
+            device: "100".into(),
+            channel: "PJSIP/100-00000001".into(),
+            state: ConnectionState::Alerting,
+            caller: Default::default(),
+            called: Default::default(),
+            calling_device: None,
+            click_to_dial: true,
+        }
+    }
+
+    /// What a real Asterisk 22 sends for `PJSIP/105` not registered: our own ChannelId
+    /// as the Uniqueid, though no channel exists.
+    #[test]
+    fn a_failure_naming_our_channel_id_that_never_existed_is_reported() {
+        let mut o = Originates::default();
+        o.sent("a1", "ctilinkc1".into(), "105".into(), "PJSIP/105".into());
+        let evs = o.response(&resp("a1", "Failure", "ctilinkc1", "0"));
+        assert_eq!(kinds(&evs), ["failed", "call_cleared"]);
+        // The same before the action's answer.
+        assert!(o.response(&resp("a2", "Failure", "ctilinkc2", "0")).is_empty());
+        assert_eq!(
+            kinds(&o.sent("a2", "ctilinkc2".into(), "105".into(), "PJSIP/105".into())),
+            ["failed", "call_cleared"]
+        );
+        // A call the model reported is the model's, whichever side came first.
+        o.note_reported(&[delivered("ctilinkc3")]);
+        assert!(o.response(&resp("a3", "Failure", "ctilinkc3", "0")).is_empty());
+        assert!(o.sent("a3", "ctilinkc3".into(), "105".into(), "PJSIP/105".into()).is_empty());
+        for i in 0..5000 {
+            o.note_reported(&[delivered(&format!("x{i}"))]);
+        }
+        assert!(o.reported.len() <= MAX_ENTRIES);
+    }
+
     #[test]
     fn success_or_a_channel_leaves_it_to_the_model_and_the_table_is_bounded() {
         let mut o = Originates::default();
         o.sent("a1", "c1".into(), "100".into(), "PJSIP/100".into());
         assert!(o.response(&resp("a1", "Success", "1.1", "4")).is_empty());
         o.sent("a2", "c2".into(), "100".into(), "PJSIP/100".into());
+        o.note_reported(&[delivered("1.2")]);
         assert!(o.response(&resp("a2", "Failure", "1.2", "3")).is_empty());
         assert!(o.pending.is_empty());
         for i in 0..5000 {

@@ -6,6 +6,10 @@
 //! only when it changes. Do-not-disturb follows the custom device state `Custom:DND<id>`
 //! that the dialplan sets (see docs/call-model.md); forwarding follows the
 //! `UserEvent: ctilink-forward` the dialplan sends when the user changes it.
+//!
+//! A PBX whose hints are patterns (`_1XX`, which Asterisk 22's `ExtensionStateList` skips)
+//! or that has none still names its phones in `PJSIPShowEndpoints` (`EndpointList`) and
+//! chan_sip's `SIPpeers` (`PeerEntry`): [`endpoint_of`] reads a device out of those.
 
 use crate::ami::Message;
 use crate::model::device::{Device, ForwardKind};
@@ -27,6 +31,66 @@ fn device_of_interface(iface: &str) -> Option<&str> {
         return None;
     }
     interface_of(first).map(|(_, d)| d).or(Some(res))
+}
+
+/// A device that an `EndpointList` (`PJSIPShowEndpoints`) or `PeerEntry` (`SIPpeers`)
+/// item names: its id, its interface (`PJSIP/100`, `SIP/100`) and its state as far as
+/// the item tells.
+///
+/// `EndpointList` carries Asterisk's device state in words (`ast_devstate2str`: `Not in
+/// use`, `In use`, `Ringing`...). `PeerEntry` carries only reachability (`OK (5 ms)`,
+/// `UNREACHABLE`, `Unmonitored`) and an address (`-none-` while unregistered): a peer
+/// that cannot be reached is unavailable, one that can is idle unless `busy` says it has
+/// a channel, as chan_sip's own device state would say.
+pub(super) fn endpoint_of(
+    msg: &Message,
+    busy: impl Fn(&str) -> bool,
+) -> Option<(String, String, DeviceState)> {
+    let name = msg.get("ObjectName").map(str::trim).filter(|n| !n.is_empty() && !n.contains(['/', '&']))?;
+    if msg.is_event("EndpointList") {
+        let iface = format!("PJSIP/{name}");
+        let id = device_of_interface(&iface)?.to_owned();
+        let state = msg.get("DeviceState").map_or(DeviceState::Unknown, devstate_words);
+        return Some((id, iface, state));
+    }
+    if !msg.is_event("PeerEntry") {
+        return None;
+    }
+    let tech = msg.get("Channeltype").map(str::trim).filter(|t| !t.is_empty() && !t.contains(['/', ':']));
+    let iface = format!("{}/{name}", tech.unwrap_or("SIP"));
+    let id = device_of_interface(&iface)?.to_owned();
+    let status = msg.get("Status").map(str::trim).unwrap_or("").to_ascii_uppercase();
+    let address = msg.get("IPaddress").map(str::trim).unwrap_or("");
+    let unregistered = matches!(address, "" | "-none-" | "(null)");
+    let state = if status.starts_with("UNREACHABLE") || unregistered {
+        DeviceState::Unavailable
+    } else if busy(&iface) {
+        DeviceState::InUse
+    } else {
+        DeviceState::Idle
+    };
+    Some((id, iface, state))
+}
+
+/// Asterisk's device state in words (`ast_devstate2str`), or in its `DEVICE_STATE()` form.
+fn devstate_words(s: &str) -> DeviceState {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "not in use" => DeviceState::Idle,
+        "in use" => DeviceState::InUse,
+        "ring+inuse" => DeviceState::RingInUse,
+        "on hold" => DeviceState::OnHold,
+        _ => DeviceState::from_device_state(s),
+    }
+}
+
+/// The device a state-list item (`ExtensionStatus`, `DeviceStateChange`) is about, as
+/// [`Tracker::on_extension_status`] and [`Tracker::on_device_state_change`] name it.
+pub(super) fn state_list_device(msg: &Message) -> Option<String> {
+    if let Some(hint) = msg.get("Hint") {
+        let exten = msg.get("Exten").map(str::trim).filter(|e| !e.is_empty());
+        return device_of_interface(hint.trim()).map(str::to_owned).or_else(|| exten.map(str::to_owned));
+    }
+    msg.get("Device").and_then(|d| device_of_interface(d.trim())).map(str::to_owned)
 }
 
 impl Tracker {
@@ -81,8 +145,12 @@ impl Tracker {
             if id.is_empty() {
                 return;
             }
-            let enabled =
-                !matches!(DeviceState::from_device_state(state), DeviceState::Idle | DeviceState::Unknown);
+            // Off is `NOT_INUSE` from the feature codes, but FreePBX's UCP and API write
+            // `UNAVAILABLE` (Donotdisturb.class.php): only a lit lamp means on.
+            let enabled = !matches!(
+                DeviceState::from_device_state(state),
+                DeviceState::Idle | DeviceState::Unknown | DeviceState::Unavailable
+            );
             let Some(dev) = self.device_mut(id) else { return };
             if dev.do_not_disturb != enabled {
                 dev.do_not_disturb = enabled;
@@ -125,6 +193,23 @@ impl Tracker {
         };
         let target = msg.get("Target").map(str::trim).filter(|t| !t.is_empty());
         out.extend(self.set_forwarding(id, kind, target));
+    }
+
+    /// A device learned from an endpoint list at resync (`endpoint_of`).
+    pub(super) fn on_endpoint(&mut self, id: &str, iface: &str, state: DeviceState, out: &mut Vec<Event>) {
+        self.set_device_state(id, Some(iface), state, out);
+    }
+
+    /// Sets a device's do-not-disturb from outside the event stream (the PBX's AstDB, read
+    /// at resync where the lamp may be missing). Returns the `DoNotDisturb` event if it
+    /// changed. A device the model does not know is left alone.
+    pub fn set_do_not_disturb(&mut self, device: &str, enabled: bool) -> Option<Event> {
+        let dev = self.devices.get_mut(device)?;
+        if dev.do_not_disturb == enabled {
+            return None;
+        }
+        dev.do_not_disturb = enabled;
+        Some(Event::DoNotDisturb { device: dev.id.clone(), enabled })
     }
 
     /// Sets a device's forwarding of `kind` from outside the event stream (the PBX's

@@ -5,8 +5,10 @@
 //! builds the model those lists describe and reports the difference as ordinary events
 //! (`ConnectionCleared`/`CallCleared` for calls that are gone, `Originated`/`Delivered`/
 //! `Established` for calls found) followed by `Resynced`, so no consumer keeps a ghost.
+//! The endpoint lists (`PJSIPShowEndpoints`, `SIPpeers`) add the phones that no hint
+//! names, so a PBX with pattern hints or none still shows every phone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ami::Message;
 use crate::model::event::Event;
@@ -14,6 +16,7 @@ use crate::model::ids::{CallId, DeviceId};
 use crate::model::state::ConnectionState;
 
 use super::chan::{Chan, Role, Uid, RING, RINGING, UP};
+use super::devices::{endpoint_of, state_list_device};
 use super::Tracker;
 
 /// The items of the three lists, as the link collected them.
@@ -25,6 +28,10 @@ pub struct ResyncLists {
     pub extensions: Vec<Message>,
     /// `DeviceStateChange` events of `DeviceStateList`.
     pub devices: Vec<Message>,
+    /// `EndpointList` events of `PJSIPShowEndpoints` and `PeerEntry` events of `SIPpeers`:
+    /// the phones the PBX knows, hint or not. A device the two lists above name keeps
+    /// what they say; these only add the others.
+    pub endpoints: Vec<Message>,
 }
 
 /// `systemname-1529936170.42` sorts by (1529936170, 42).
@@ -250,10 +257,26 @@ impl Tracker {
         for m in &lists.devices {
             self.on_device_state_change(m, &mut dev_events);
         }
+        if !lists.endpoints.is_empty() {
+            let listed: HashSet<String> =
+                lists.extensions.iter().chain(&lists.devices).filter_map(state_list_device).collect();
+            // A chan_sip peer tells only whether it is reachable: one with a channel is in use.
+            let busy = |iface: &str| {
+                fresh.chans.values().any(|c| c.name.strip_prefix(iface).is_some_and(|r| r.starts_with('-')))
+            };
+            for m in &lists.endpoints {
+                if let Some((id, iface, state)) = endpoint_of(m, busy) {
+                    if !listed.contains(&id) {
+                        self.on_endpoint(&id, &iface, state, &mut dev_events);
+                    }
+                }
+            }
+        }
         let mut devices_changed = Vec::new();
+        let mut seen = HashSet::new();
         for ev in &dev_events {
             if let Some(d) = ev.device() {
-                if !devices_changed.contains(d) {
+                if seen.insert(d.clone()) {
                     devices_changed.push(d.clone());
                 }
             }
