@@ -92,11 +92,16 @@ SAME(LINECALLPARTYID_ADDRESS);
 SAME(LINECALLPARTYID_UNKNOWN);
 SAME(LINECALLFEATURE_ANSWER);
 SAME(LINECALLFEATURE_BLINDTRANSFER);
+SAME(LINECALLFEATURE_COMPLETETRANSF);
 SAME(LINECALLFEATURE_DIAL);
 SAME(LINECALLFEATURE_DROP);
 SAME(LINECALLFEATURE_HOLD);
 SAME(LINECALLFEATURE_REDIRECT);
+SAME(LINECALLFEATURE_SETUPTRANSFER);
 SAME(LINECALLFEATURE_UNHOLD);
+SAME(LINECALLFEATURE2_TRANSFERNORM);
+SAME(LINETRANSFERMODE_TRANSFER);
+SAME(LINETRANSFERMODE_CONFERENCE);
 SAME(LINEADDRFEATURE_FORWARD);
 SAME(LINEADDRFEATURE_MAKECALL);
 SAME(LINEADDRFEATURE_PICKUP);
@@ -117,11 +122,13 @@ SAME(LINEERR_INVALADDRESSID);
 SAME(LINEERR_INVALCALLHANDLE);
 SAME(LINEERR_INVALCALLSELECT);
 SAME(LINEERR_INVALCALLSTATE);
+SAME(LINEERR_INVALCONSULTCALLHANDLE);
 SAME(LINEERR_INVALDEVICECLASS);
 SAME(LINEERR_INVALLINEHANDLE);
 SAME(LINEERR_INVALMEDIAMODE);
 SAME(LINEERR_INVALPARAM);
 SAME(LINEERR_INVALPOINTER);
+SAME(LINEERR_INVALTRANSFERMODE);
 SAME(LINEERR_NOMEM);
 SAME(LINEERR_OPERATIONFAILED);
 SAME(LINEERR_OPERATIONUNAVAIL);
@@ -148,7 +155,7 @@ static CRITICAL_SECTION g_provider; /* connect/shutdown against each other */
 static tsp_core *volatile g_core;
 static LINEEVENT volatile g_line_event;
 static ASYNC_COMPLETION volatile g_completion;
-static volatile LONG g_open_work; /* tsp_core_line_opened work items not finished */
+static volatile LONG g_open_work; /* work items (tsp_core_line_opened, _run_deferred) not finished */
 
 /* ---- diagnostics, strings ------------------------------------------------------ */
 
@@ -252,6 +259,28 @@ static void plat_completion(void *ctx, uint32_t request_id, int32_t result) {
     if (proc) proc(request_id, result);
 }
 
+static DWORD WINAPI run_deferred(LPVOID param) {
+    (void)param;
+    tsp_core_run_deferred(g_core);
+    InterlockedDecrement(&g_open_work);
+    return 0;
+}
+
+/* The requests the provider answers itself complete on a pool thread, never inside the
+ * TSPI function (which may hold TAPI's locks while EMIT waits for a LINEEVENT). */
+static void plat_defer(void *ctx) {
+    (void)ctx;
+    InterlockedIncrement(&g_open_work);
+    if (!QueueUserWorkItem(run_deferred, NULL, WT_EXECUTEDEFAULT)) {
+        /* No pool thread: a thread of its own (the request must complete). */
+        HANDLE t = CreateThread(NULL, 0, run_deferred, NULL, 0, NULL);
+        if (t)
+            CloseHandle(t);
+        else
+            InterlockedDecrement(&g_open_work);
+    }
+}
+
 /* ---- configuration and connection -------------------------------------------------- */
 
 enum { CONFIG_UNSET, CONFIG_SET, CONFIG_TOO_LONG };
@@ -290,7 +319,7 @@ static LONG ensure_connected(void) {
                      &size) != ERROR_SUCCESS)
         timeout = 0;
     tsp_config cfg = {url, have_lines == CONFIG_SET ? lines : NULL, timeout};
-    tsp_platform p = {NULL, plat_lock, plat_unlock, plat_line_event, plat_completion};
+    tsp_platform p = {NULL, plat_lock, plat_unlock, plat_line_event, plat_completion, plat_defer};
     char err[512];
     tsp_core *core = NULL;
     int32_t r = tsp_core_connect(&cfg, &p, &core, err, sizeof err);
@@ -640,7 +669,7 @@ LONG WINAPI TSPI_providerConfig(HWND hwndOwner, DWORD dwPermanentProviderID) {
 static const DWORD CALL_STATES = LINECALLSTATE_IDLE | LINECALLSTATE_OFFERING | LINECALLSTATE_DIALTONE |
                                  LINECALLSTATE_PROCEEDING | LINECALLSTATE_RINGBACK | LINECALLSTATE_BUSY |
                                  LINECALLSTATE_CONNECTED | LINECALLSTATE_ONHOLD | LINECALLSTATE_CONFERENCED |
-                                 LINECALLSTATE_DISCONNECTED;
+                                 LINECALLSTATE_ONHOLDPENDTRANSFER | LINECALLSTATE_DISCONNECTED;
 static const DWORD PARTY_ID_FLAGS = LINECALLPARTYID_ADDRESS | LINECALLPARTYID_NAME | LINECALLPARTYID_UNKNOWN;
 
 LONG WINAPI TSPI_lineGetDevCaps(DWORD dwDeviceID, DWORD dwTSPIVersion, DWORD dwExtVersion,
@@ -706,10 +735,14 @@ LONG WINAPI TSPI_lineGetAddressCaps(DWORD dwDeviceID, DWORD dwAddressID, DWORD d
                            LINEDISCONNECTMODE_CONGESTION | LINEDISCONNECTMODE_UNAVAIL;
     c->dwMaxNumActiveCalls = 1;
     c->dwMaxNumOnHoldCalls = 1;
+    c->dwMaxNumOnHoldPendingCalls = 1;
     c->dwAddrCapFlags = LINEADDRCAPFLAGS_DIALED | LINEADDRCAPFLAGS_FWDSTATUSVALID;
     c->dwCallFeatures = LINECALLFEATURE_ANSWER | LINECALLFEATURE_BLINDTRANSFER | LINECALLFEATURE_DIAL |
                         LINECALLFEATURE_DROP | LINECALLFEATURE_HOLD | LINECALLFEATURE_REDIRECT |
-                        LINECALLFEATURE_UNHOLD;
+                        LINECALLFEATURE_UNHOLD | LINECALLFEATURE_SETUPTRANSFER | LINECALLFEATURE_COMPLETETRANSF;
+    c->dwCallFeatures2 = LINECALLFEATURE2_TRANSFERNORM;
+    /* lineSetupTransfer + lineDial + lineCompleteTransfer; no transfer into a conference. */
+    c->dwTransferModes = LINETRANSFERMODE_TRANSFER;
     c->dwForwardModes = LINEFORWARDMODE_UNCOND | LINEFORWARDMODE_BUSY | LINEFORWARDMODE_NOANSW |
                         LINEFORWARDMODE_BUSYNA;
     c->dwMaxForwardEntries = 3;
@@ -796,6 +829,7 @@ LONG WINAPI TSPI_lineGetLineDevStatus(HDRVLINE hdLine, LPLINEDEVSTATUS lpLineDev
     s->dwAppInfoOffset = app_offset;
     s->dwNumActiveCalls = st.active_calls;
     s->dwNumOnHoldCalls = st.onhold_calls;
+    s->dwNumOnHoldPendCalls = st.onhold_pend_calls;
     s->dwLineFeatures = st.line_features;
     s->dwRoamMode = LINEROAMMODE_UNAVAIL;
     s->dwSignalLevel = s->dwBatteryLevel = 0xFFFF;
@@ -817,6 +851,7 @@ LONG WINAPI TSPI_lineGetAddressStatus(HDRVLINE hdLine, DWORD dwAddressID, LPLINE
     s->dwNumInUse = st.in_use;
     s->dwNumActiveCalls = st.active_calls;
     s->dwNumOnHoldCalls = st.onhold_calls;
+    s->dwNumOnHoldPendCalls = st.onhold_pend_calls;
     s->dwAddressFeatures = st.address_features;
     s->dwForwardNumEntries = st.forward_count;
     if (st.forward_count) {
@@ -972,6 +1007,27 @@ LONG WINAPI TSPI_lineForward(DRV_REQUESTID dwRequestID, HDRVLINE hdLine, DWORD b
                                                dwAddressID, lpForwardList ? list : NULL, count));
 }
 
+LONG WINAPI TSPI_lineSetupTransfer(DRV_REQUESTID dwRequestID, HDRVCALL hdCall, HTAPICALL htConsultCall,
+                                   LPHDRVCALL lphdConsultCall, LPLINECALLPARAMS const lpCallParams) {
+    if (lpCallParams && (lpCallParams->dwMediaMode & ~(DWORD)LINEMEDIAMODE_INTERACTIVEVOICE))
+        return LINEERR_INVALMEDIAMODE;
+    if (!lphdConsultCall) return LINEERR_INVALPOINTER;
+    uint32_t hd = 0;
+    int32_t r = tsp_core_setup_transfer(g_core, dwRequestID, HD_CALL(hdCall), (uintptr_t)htConsultCall, &hd);
+    /* TAPI has the consultation call's handle before this returns. */
+    if (r == 0) *lphdConsultCall = (HDRVCALL)(uintptr_t)hd;
+    return async(dwRequestID, r);
+}
+
+LONG WINAPI TSPI_lineCompleteTransfer(DRV_REQUESTID dwRequestID, HDRVCALL hdCall, HDRVCALL hdConsultCall,
+                                      HTAPICALL htConfCall, LPHDRVCALL lphdConfCall, DWORD dwTransferMode) {
+    /* A transfer makes no conference call (LINETRANSFERMODE_CONFERENCE is refused). */
+    (void)htConfCall;
+    if (lphdConfCall) *lphdConfCall = NULL;
+    return async(dwRequestID, tsp_core_complete_transfer(g_core, dwRequestID, HD_CALL(hdCall),
+                                                         HD_CALL(hdConsultCall), dwTransferMode));
+}
+
 LONG WINAPI TSPI_lineCloseCall(HDRVCALL hdCall) { return tsp_core_close_call(g_core, HD_CALL(hdCall)); }
 
 LONG WINAPI TSPI_lineGetCallAddressID(HDRVCALL hdCall, LPDWORD lpdwAddressID) {
@@ -1046,6 +1102,7 @@ LONG WINAPI TSPI_lineGetCallStatus(HDRVCALL hdCall, LPLINECALLSTATUS lpCallStatu
     s->dwCallState = ci.state;
     s->dwCallStateMode = ci.mode;
     s->dwCallFeatures = ci.features;
+    s->dwCallFeatures2 = ci.features2;
     /* Seconds since 1970 to a FILETIME (100 ns since 1601) to SYSTEMTIME, UTC. */
     ULARGE_INTEGER t;
     t.QuadPart = ((ULONGLONG)ci.state_since + 11644473600ULL) * 10000000ULL;

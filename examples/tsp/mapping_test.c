@@ -101,6 +101,14 @@ static struct {
 } T;
 
 static pthread_mutex_t core_locks[2];
+static tsp_core *core;
+
+/* The platform's work items (tsp_core_run_deferred), each a thread, joined at the end. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_t threads[64];
+    int n;
+} W = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 
 static void dump_log(void) {
     int from = getenv("TSP_DUMP_ALL") ? 0 : T.nlog > 60 ? T.nlog - 60 : 0;
@@ -236,6 +244,28 @@ static void plat_completion(void *ctx, uint32_t request_id, int32_t result) {
     pthread_mutex_unlock(&T.busy);
 }
 
+static void *deferred_work(void *arg) {
+    (void)arg;
+    tsp_core_run_deferred(core);
+    return NULL;
+}
+
+/* Called with the core's STATE held: only starts the thread. */
+static void plat_defer(void *ctx) {
+    (void)ctx;
+    pthread_mutex_lock(&W.mu);
+    if (W.n == (int)(sizeof W.threads / sizeof W.threads[0])) FAIL("too many work items");
+    if (pthread_create(&W.threads[W.n++], NULL, deferred_work, NULL) != 0) FAIL("pthread_create");
+    pthread_mutex_unlock(&W.mu);
+}
+
+static void join_work(void) {
+    pthread_mutex_lock(&W.mu);
+    for (int i = 0; i < W.n; i++) pthread_join(W.threads[i], NULL);
+    W.n = 0;
+    pthread_mutex_unlock(&W.mu);
+}
+
 /* ---- waiting ----------------------------------------------------------------- */
 
 static struct timespec deadline(int ms) {
@@ -352,7 +382,6 @@ static int32_t wait_completion(uint32_t id) {
 
 /* ---- TSPI calls as TAPI makes them ---------------------------------------------- */
 
-static tsp_core *core;
 static uint32_t hd_line[NLINES];
 
 static uint32_t hd_of(const char *ext) { return hd_line[line_of(ext)]; }
@@ -597,8 +626,8 @@ static void make_call_answered(void) {
     ci = info_of(c);
     CHECK_EQ(ci.origin, TSP_LINECALLORIGIN_OUTBOUND);
     CHECK(strcmp(ci.connected.number, "101") == 0);
-    CHECK_EQ(ci.features, TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_HOLD |
-                              TSP_LINECALLFEATURE_BLINDTRANSFER | TSP_LINECALLFEATURE_DIAL);
+    CHECK_EQ(ci.features, TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_HOLD | TSP_LINECALLFEATURE_BLINDTRANSFER |
+                              TSP_LINECALLFEATURE_DIAL | TSP_LINECALLFEATURE_SETUPTRANSFER);
     CHECK_EQ(ci.call_id, info_of(in).call_id);
 
     /* lineDial on a connected call sends DTMF. */
@@ -775,6 +804,165 @@ static void pickup(void) {
     settle(existing102, existing103);
 }
 
+/* lineSetupTransfer on `c`: the consultation call TAPI names first, its handle back. The
+ * completion comes before anything about it. */
+static tcall_t *setup_transfer(tcall_t *c) {
+    pthread_mutex_lock(&T.mu);
+    tcall_t *k = new_tcall(c->line);
+    k->made = true;
+    pthread_mutex_unlock(&T.mu);
+    uint32_t req = req_begin(), hd = 0;
+    k->req = req;
+    CHECK_EQ(tsp_core_setup_transfer(core, req, c->hd, k->ht, &hd), 0);
+    CHECK(hd != 0 && hd != c->hd);
+    k->hd = hd;
+    CHECK_EQ(wait_completion(req), 0);
+    wait_state(k, TSP_LINECALLSTATE_DIALTONE);
+    wait_state(c, TSP_LINECALLSTATE_ONHOLDPENDTRANSFER);
+    pthread_mutex_lock(&T.mu);
+    CHECK(T.reqs[req].at < k->first_state_at);
+    CHECK_EQ(k->modes[0], TSP_LINEDIALTONEMODE_UNAVAIL);
+    pthread_mutex_unlock(&T.mu);
+    return k;
+}
+
+static int32_t complete_transfer(tcall_t *c, tcall_t *k, uint32_t mode) {
+    uint32_t req = req_begin();
+    int32_t r = tsp_core_complete_transfer(core, req, c->hd, k->hd, mode);
+    if (r != 0) {
+        req_refused(req);
+        return r;
+    }
+    return wait_completion(req);
+}
+
+static tsp_line_status line_status(const char *ext) {
+    tsp_line_status ls;
+    CHECK_EQ(tsp_core_line_status(core, hd_of(ext), &ls), 0);
+    return ls;
+}
+
+/* 100 calls 101. 101: lineSetupTransfer (its call ONHOLDPENDTRANSFER, a consultation call
+ * in DIALTONE), lineDial 104 on the consultation (PROCEEDING, RINGBACK, 104 answers:
+ * CONNECTED), lineCompleteTransfer: 101 is out of both calls, 100 talks to 104. */
+static void attended_transfer(void) {
+    int from = log_len();
+    uint32_t req = 0;
+    tcall_t *a = make_call("100", "101", &req);
+    tcall_t *b = wait_newcall("101", from);
+    wait_state(a, TSP_LINECALLSTATE_CONNECTED);
+    wait_state(b, TSP_LINECALLSTATE_CONNECTED);
+    /* Not before the far end answered; no conference; a call that is no consultation. */
+    uint32_t r2 = req_begin(), hd = 0;
+    CHECK_EQ(tsp_core_setup_transfer(core, r2, 0x12345, 0x9997, &hd), TSP_LINEERR_INVALCALLHANDLE);
+    req_refused(r2);
+    tcall_t *k = setup_transfer(b);
+    r2 = req_begin();
+    CHECK_EQ(tsp_core_setup_transfer(core, r2, b->hd, 0x9997, &hd), TSP_LINEERR_INVALCALLSTATE);
+    req_refused(r2);
+    CHECK_EQ(info_of(b).features, TSP_LINECALLFEATURE_DROP);
+    CHECK_EQ(info_of(k).features, TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_DIAL);
+    CHECK_EQ(line_status("101").onhold_pend_calls, 1);
+    CHECK_EQ(on_call(tsp_core_hold, k), TSP_LINEERR_INVALCALLSTATE);
+    CHECK_EQ(complete_transfer(b, k, TSP_LINETRANSFERMODE_TRANSFER), TSP_LINEERR_INVALCALLSTATE); /* not dialed */
+    from = log_len();
+    CHECK_EQ(on_call_to(tsp_core_dial, k, "104"), 0);
+    tcall_t *t = wait_newcall("104", from);
+    wait_state(t, TSP_LINECALLSTATE_CONNECTED);
+    wait_state(k, TSP_LINECALLSTATE_CONNECTED);
+    tsp_call_info ci = info_of(b);
+    CHECK_EQ(ci.state, TSP_LINECALLSTATE_ONHOLDPENDTRANSFER);
+    CHECK_EQ(ci.features, TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_COMPLETETRANSF);
+    CHECK_EQ(ci.features2, TSP_LINECALLFEATURE2_TRANSFERNORM);
+    ci = info_of(k);
+    CHECK_EQ(ci.features, TSP_LINECALLFEATURE_COMPLETETRANSF | TSP_LINECALLFEATURE_DIAL);
+    CHECK(strcmp(ci.called.number, "104") == 0);
+    CHECK(strcmp(ci.ctilink_id, info_of(b).ctilink_id) != 0); /* a PBX call of its own */
+    CHECK(strcmp(ci.ctilink_id, info_of(t).ctilink_id) == 0);
+    /* Talking to 104 while 100 waits: the consultation is not dropped (that would complete
+     * the transfer on Asterisk). */
+    CHECK_EQ(on_call(tsp_core_drop, k), TSP_LINEERR_OPERATIONUNAVAIL);
+    CHECK_EQ(complete_transfer(b, k, TSP_LINETRANSFERMODE_CONFERENCE), TSP_LINEERR_OPERATIONUNAVAIL);
+    CHECK_EQ(complete_transfer(b, k, 0x4), TSP_LINEERR_INVALTRANSFERMODE);
+    CHECK_EQ(complete_transfer(b, b, TSP_LINETRANSFERMODE_TRANSFER), TSP_LINEERR_INVALCONSULTCALLHANDLE);
+
+    CHECK_EQ(complete_transfer(b, k, TSP_LINETRANSFERMODE_TRANSFER), 0);
+    wait_state(b, TSP_LINECALLSTATE_IDLE);
+    wait_state(k, TSP_LINECALLSTATE_IDLE);
+    pthread_mutex_lock(&T.mu);
+    static const uint32_t primary[] = {TSP_LINECALLSTATE_OFFERING, TSP_LINECALLSTATE_CONNECTED,
+                                       TSP_LINECALLSTATE_ONHOLDPENDTRANSFER, TSP_LINECALLSTATE_IDLE};
+    expect_states(b, primary, 4);
+    static const uint32_t consult[] = {TSP_LINECALLSTATE_DIALTONE, TSP_LINECALLSTATE_PROCEEDING,
+                                       TSP_LINECALLSTATE_RINGBACK, TSP_LINECALLSTATE_CONNECTED,
+                                       TSP_LINECALLSTATE_IDLE};
+    expect_states(k, consult, 5);
+    pthread_mutex_unlock(&T.mu);
+    /* 100 and 104 talk on; their calls never ended. */
+    tsp_line_status ls = line_status("101");
+    CHECK_EQ(ls.active_calls + ls.onhold_calls + ls.onhold_pend_calls, 0);
+    CHECK_EQ(line_status("100").active_calls, 1);
+    CHECK_EQ(line_status("104").active_calls, 1);
+    CHECK(strcmp(info_of(a).ctilink_id, info_of(t).ctilink_id) == 0); /* the target follows the call */
+    CHECK(strcmp(info_of(t).connected.number, "100") == 0);
+    pthread_mutex_lock(&T.mu);
+    static const uint32_t talking[] = {TSP_LINECALLSTATE_DIALTONE, TSP_LINECALLSTATE_PROCEEDING,
+                                       TSP_LINECALLSTATE_RINGBACK, TSP_LINECALLSTATE_CONNECTED};
+    expect_states(a, talking, 4);
+    static const uint32_t target[] = {TSP_LINECALLSTATE_OFFERING, TSP_LINECALLSTATE_CONNECTED};
+    expect_states(t, target, 2);
+    pthread_mutex_unlock(&T.mu);
+    CHECK_EQ(on_call(tsp_core_drop, t), 0);
+    wait_state(t, TSP_LINECALLSTATE_IDLE);
+    wait_state(a, TSP_LINECALLSTATE_IDLE);
+    pthread_mutex_lock(&T.mu);
+    static const uint32_t target_end[] = {TSP_LINECALLSTATE_OFFERING, TSP_LINECALLSTATE_CONNECTED,
+                                          TSP_LINECALLSTATE_IDLE};
+    expect_states(t, target_end, 3);
+    static const uint32_t transferee[] = {TSP_LINECALLSTATE_DIALTONE, TSP_LINECALLSTATE_PROCEEDING,
+                                          TSP_LINECALLSTATE_RINGBACK, TSP_LINECALLSTATE_CONNECTED,
+                                          TSP_LINECALLSTATE_DISCONNECTED, TSP_LINECALLSTATE_IDLE};
+    expect_states(a, transferee, 6);
+    pthread_mutex_unlock(&T.mu);
+    settle(existing102, existing103);
+}
+
+/* 100 calls 101; 101 sets up a transfer and drops the consultation call before dialing:
+ * the call to transfer is CONNECTED again (the PBX never held it). */
+static void transfer_dropped_before_dialing(void) {
+    int from = log_len();
+    uint32_t req = 0;
+    tcall_t *a = make_call("100", "101", &req);
+    tcall_t *b = wait_newcall("101", from);
+    wait_state(a, TSP_LINECALLSTATE_CONNECTED);
+    wait_state(b, TSP_LINECALLSTATE_CONNECTED);
+    tcall_t *k = setup_transfer(b);
+    CHECK_EQ(on_call(tsp_core_drop, k), 0);
+    wait_state(k, TSP_LINECALLSTATE_IDLE);
+    wait_state(b, TSP_LINECALLSTATE_CONNECTED);
+    pthread_mutex_lock(&T.mu);
+    static const uint32_t primary[] = {TSP_LINECALLSTATE_OFFERING, TSP_LINECALLSTATE_CONNECTED,
+                                       TSP_LINECALLSTATE_ONHOLDPENDTRANSFER, TSP_LINECALLSTATE_CONNECTED};
+    expect_states(b, primary, 4);
+    static const uint32_t consult[] = {TSP_LINECALLSTATE_DIALTONE, TSP_LINECALLSTATE_IDLE};
+    expect_states(k, consult, 2);
+    static const uint32_t far[] = {TSP_LINECALLSTATE_DIALTONE, TSP_LINECALLSTATE_PROCEEDING,
+                                   TSP_LINECALLSTATE_RINGBACK, TSP_LINECALLSTATE_CONNECTED};
+    expect_states(a, far, 4);
+    pthread_mutex_unlock(&T.mu);
+    CHECK_EQ(info_of(b).features, TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_HOLD |
+                                      TSP_LINECALLFEATURE_BLINDTRANSFER | TSP_LINECALLFEATURE_DIAL |
+                                      TSP_LINECALLFEATURE_SETUPTRANSFER);
+    tsp_line_status ls = line_status("101");
+    CHECK_EQ(ls.active_calls, 1);
+    CHECK_EQ(ls.onhold_pend_calls, 0);
+    /* A second transfer may be set up on it; done with, the call ends as any. */
+    CHECK_EQ(on_call(tsp_core_drop, b), 0);
+    wait_state(b, TSP_LINECALLSTATE_IDLE);
+    wait_state(a, TSP_LINECALLSTATE_IDLE);
+    settle(existing102, existing103);
+}
+
 static int32_t forward(const tsp_forward *list, size_t n) {
     uint32_t req = req_begin();
     int32_t r = tsp_core_forward(core, req, hd_of("100"), false, 0, list, n);
@@ -876,6 +1064,7 @@ static void shut_down(void) {
     tsp_stats st = tsp_core_stats(core);
     CHECK_EQ(st.calls_not_tracked, 0);
     CHECK_EQ(st.messages_dropped, 0);
+    join_work();
     tsp_core_destroy(core);
     pthread_mutex_lock(&T.mu);
     for (uint32_t i = 1; i < T.next_req; i++)
@@ -898,7 +1087,7 @@ int main(int argc, char **argv) {
 
     pure_functions();
 
-    tsp_platform p = {NULL, plat_lock, plat_unlock, plat_line_event, plat_completion};
+    tsp_platform p = {NULL, plat_lock, plat_unlock, plat_line_event, plat_completion, plat_defer};
     tsp_config bad = {"http://nowhere", NULL, 0};
     char err[256];
     CHECK_EQ(tsp_core_connect(&bad, &p, &core, err, sizeof err), TSP_LINEERR_OPERATIONFAILED);
@@ -915,6 +1104,8 @@ int main(int argc, char **argv) {
     answer();
     redirect();
     pickup();
+    attended_transfer();
+    transfer_dropped_before_dialing();
     forwarding();
     link_drop();
     shut_down();

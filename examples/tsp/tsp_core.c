@@ -30,7 +30,18 @@ typedef struct {
      * which it then merges into the picked-up one. That leg is this TAPI call too. */
     char leg[CTILINK_CALL_ID_MAX];
     tsp_party caller, called;
+    /* Attended transfer (lineSetupTransfer). */
+    uint8_t xfer;        /* XFER_NONE, XFER_PRIMARY (the call to transfer), XFER_CONSULT */
+    bool pend;           /* primary: TAPI has been told ONHOLDPENDTRANSFER */
+    bool xfer_done;      /* primary: the PBX reported the transfer */
+    bool dialing;        /* consultation: lineDial's consultation_call not completed */
+    uint32_t partner;    /* the other call's handle */
+    uint32_t base_state; /* primary: what the PBX shows (CONNECTED, ONHOLD) meanwhile */
 } slot_t;
+
+/* A consultation call (XFER_CONSULT) with an empty id is the virtual one of
+ * lineSetupTransfer: TAPI's call in DIALTONE, no PBX call yet. */
+enum { XFER_NONE, XFER_PRIMARY, XFER_CONSULT };
 
 typedef struct {
     char ext[TSP_EXT_MAX];
@@ -42,18 +53,20 @@ typedef struct {
     slot_t calls[TSP_MAX_CALLS_PER_LINE];
 } line_t;
 
-enum { REQ_PLAIN, REQ_DROP, REQ_START, REQ_FORWARD };
+enum { REQ_PLAIN, REQ_DROP, REQ_START, REQ_FORWARD, REQ_SETUP, REQ_LOCAL_DROP, REQ_CONSULT };
 
 /* A TAPI request and the ctilink requests doing it (lineForward needs three). */
 typedef struct {
     bool used;
     bool has_address;
     bool was_gone; /* a drop of a call the line had already reported IDLE */
+    bool local;    /* answered by the provider itself: tsp_core_run_deferred completes it */
     uint8_t kind;
     uint8_t outstanding;
     uint32_t tapi_id;
     int32_t result;
     uint32_t hd_call;
+    uint32_t hd_other; /* lineSetupTransfer: the call to transfer (hd_call: the consultation) */
     uint64_t ct[3];
 } req_t;
 
@@ -77,6 +90,7 @@ struct tsp_core {
     line_t *lines; /* sorted by ext (strcmp) */
     uint32_t base;
     bool in_service;
+    bool going_down; /* on_link_down is ending every call */
     req_t reqs[TSP_MAX_REQUESTS];
     tsp_stats stats;
     /* EMIT's: the messages of the event being handled. */
@@ -314,8 +328,8 @@ static uint32_t call_features(uint32_t state) {
     case TSP_LINECALLSTATE_OFFERING:
         return TSP_LINECALLFEATURE_ANSWER | TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_REDIRECT;
     case TSP_LINECALLSTATE_CONNECTED:
-        return TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_HOLD |
-               TSP_LINECALLFEATURE_BLINDTRANSFER | TSP_LINECALLFEATURE_DIAL;
+        return TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_HOLD | TSP_LINECALLFEATURE_BLINDTRANSFER |
+               TSP_LINECALLFEATURE_DIAL | TSP_LINECALLFEATURE_SETUPTRANSFER;
     case TSP_LINECALLSTATE_ONHOLD:
         return TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_UNHOLD;
     case TSP_LINECALLSTATE_IDLE:
@@ -409,9 +423,40 @@ static void maybe_free(tsp_core *c, uint32_t l, uint32_t i) {
     if (s->used && !s->attached && !s->awaiting && (!s->announced || s->muted)) free_slot(line, s);
 }
 
+static void set_state(tsp_core *c, uint32_t l, uint32_t i, uint32_t state, uint32_t mode);
+
+/* A consultation call went IDLE: the transfer it was for is off. The call to transfer
+ * shows again what the PBX has (CONNECTED when lineDial never placed the consultation,
+ * ONHOLD when the PBX held it), unless the PBX transferred it. */
+static void consult_ended(tsp_core *c, uint32_t l, uint32_t i) {
+    slot_t *s = &c->lines[l].calls[i];
+    uint32_t self = call_handle(l, i, s->gen), pl = 0, pi = 0;
+    slot_t *p = slot_any(c, s->partner, &pl, &pi);
+    s->xfer = XFER_NONE;
+    s->dialing = false;
+    s->partner = 0;
+    if (!p || p->xfer != XFER_PRIMARY || p->partner != self) return;
+    bool shown = p->pend;
+    p->xfer = XFER_NONE;
+    p->pend = false;
+    p->partner = 0;
+    if (shown && !p->xfer_done && p->attached && !c->going_down) set_state(c, pl, pi, p->base_state, 0);
+}
+
 static void set_state(tsp_core *c, uint32_t l, uint32_t i, uint32_t state, uint32_t mode) {
     line_t *line = &c->lines[l];
     slot_t *s = &line->calls[i];
+    if (s->xfer == XFER_PRIMARY) {
+        /* The call to transfer: held or not at the PBX, TAPI sees ONHOLDPENDTRANSFER until
+         * the transfer is done or off; any other state ends the transfer. */
+        if (state == TSP_LINECALLSTATE_CONNECTED || state == TSP_LINECALLSTATE_ONHOLD) {
+            s->base_state = state;
+            if (s->pend) state = TSP_LINECALLSTATE_ONHOLDPENDTRANSFER;
+        } else {
+            s->xfer = XFER_NONE;
+            s->pend = false;
+        }
+    }
     if (s->state != state) s->since = (int64_t)time(NULL);
     s->state = state;
     s->mode = state_mode(state, mode);
@@ -424,6 +469,7 @@ static void set_state(tsp_core *c, uint32_t l, uint32_t i, uint32_t state, uint3
         announce(c, l, i);
     else
         report(c, l, i);
+    if (state == TSP_LINECALLSTATE_IDLE && s->xfer == XFER_CONSULT) consult_ended(c, l, i);
     maybe_free(c, l, i);
 }
 
@@ -499,6 +545,29 @@ static void on_pickup_leg(tsp_core *c, uint32_t l, uint32_t i, const ctilink_eve
         set_state(c, l, i, state, 0);
 }
 
+/* An attended transfer: the consultation call (related_call) merges into this one. A
+ * line in the consultation (the transfer target) goes on talking in this call: its TAPI
+ * call follows the PBX call it is merged into (the consultation's last events are that
+ * call's leg, like a pickup's), rather than ending. The transferring line's call to
+ * transfer is done: no going back to ONHOLD when its consultation ends. */
+static void on_transferred(tsp_core *c, const ctilink_event *ev, ctilink_str id, int dev_line) {
+    ctilink_str consult = ctilink_event_related_call(ev);
+    if (consult.len == 0 || consult.len >= CTILINK_CALL_ID_MAX) return;
+    for (uint32_t l = 0; l < c->nlines; l++) {
+        line_t *line = &c->lines[l];
+        int i = find_slot(line, id);
+        if ((int)l == dev_line) {
+            if (i >= 0 && line->calls[i].xfer == XFER_PRIMARY) line->calls[i].xfer_done = true;
+            continue;
+        }
+        int j = find_slot(line, consult);
+        if (i >= 0 || j < 0 || line->calls[j].leg[0]) continue;
+        slot_t *s = &line->calls[j];
+        copy_str(s->leg, sizeof s->leg, consult);
+        copy_str(s->id, sizeof s->id, id);
+    }
+}
+
 /* A call's event (NEW_CALL included): what each line in the call now shows. */
 static void on_call_event(tsp_core *c, const ctilink_event *ev, ctilink_event_type t) {
     ctilink_str id = ctilink_event_call_id(ev);
@@ -510,6 +579,7 @@ static void on_call_event(tsp_core *c, const ctilink_event *ev, ctilink_event_ty
      * phone is picked up). */
     bool own_c2d = (t == CTILINK_EVENT_TYPE_DELIVERED || t == CTILINK_EVENT_TYPE_ESTABLISHED) &&
                    ctilink_event_flag(ev);
+    if (t == CTILINK_EVENT_TYPE_TRANSFERRED) on_transferred(c, ev, id, dev_line);
     for (uint32_t l = 0; l < c->nlines; l++) {
         line_t *line = &c->lines[l];
         int i = find_slot(line, id);
@@ -574,6 +644,7 @@ static void set_service(tsp_core *c, bool up) {
 /* The link dropped: ctilink forgets every call (they are announced again once it is
  * back), so every call of every line goes IDLE now and the lines go out of service. */
 static void on_link_down(tsp_core *c) {
+    c->going_down = true;
     for (uint32_t l = 0; l < c->nlines; l++) {
         line_t *line = &c->lines[l];
         for (uint32_t i = 0; i < TSP_MAX_CALLS_PER_LINE && line->ncalls; i++) {
@@ -581,6 +652,7 @@ static void on_link_down(tsp_core *c) {
             if (s->used && s->attached) set_state(c, l, i, TSP_LINECALLSTATE_IDLE, 0);
         }
     }
+    c->going_down = false;
     set_service(c, false);
 }
 
@@ -624,6 +696,16 @@ static void on_completed(tsp_core *c, const ctilink_event *ev) {
     q->outstanding--;
     ctilink_result r = ctilink_event_result(ev);
     int32_t e = tsp_lineerr(r, q->has_address);
+    if (q->kind == REQ_CONSULT) {
+        /* lineDial placed the consultation: the PBX's new call is this TAPI call from now
+         * on (its events follow this completion). */
+        slot_t *s = slot_any(c, q->hd_call, NULL, NULL);
+        if (s) s->dialing = false;
+        ctilink_str id = ctilink_event_call_id(ev);
+        if (s && r == CTILINK_RESULT_OK && s->xfer == XFER_CONSULT && s->attached && !s->id[0] && id.len &&
+            id.len < CTILINK_CALL_ID_MAX)
+            copy_str(s->id, sizeof s->id, id);
+    }
     if (q->kind == REQ_DROP) {
         /* Dropping a call that is already gone succeeds: the PBX no longer knows it,
          * or the line already reported it IDLE (the link dropped it, or it ended). */
@@ -745,7 +827,8 @@ static int32_t build_lines(tsp_core *c) {
 int32_t tsp_core_connect(const tsp_config *cfg, const tsp_platform *p, tsp_core **out, char *err,
                          size_t err_cap) {
     if (err && err_cap) err[0] = '\0';
-    if (!cfg || !cfg->url || !p || !out || !p->lock || !p->unlock || !p->line_event || !p->async_completion)
+    if (!cfg || !cfg->url || !p || !out || !p->lock || !p->unlock || !p->line_event || !p->async_completion ||
+        !p->defer)
         return TSP_LINEERR_INVALPOINTER;
     tsp_core *c = calloc(1, sizeof *c);
     if (!c) return TSP_LINEERR_NOMEM;
@@ -895,6 +978,13 @@ int32_t tsp_core_line_close(tsp_core *c, uint32_t hd_line) {
         for (uint32_t i = 0; i < TSP_MAX_CALLS_PER_LINE; i++) {
             slot_t *s = &line->calls[i];
             if (!s->used) continue;
+            /* A transfer being set up is TAPI's: it is off. A consultation call not
+             * placed yet is nothing at the PBX, and goes. */
+            if (s->xfer == XFER_CONSULT && !s->id[0]) s->attached = false;
+            if (s->xfer == XFER_PRIMARY && s->pend) s->state = s->base_state;
+            s->xfer = XFER_NONE;
+            s->pend = s->dialing = false;
+            s->partner = 0;
             s->announced = s->muted = false;
             s->ht_call = 0;
             s->told_state = s->told_mode = 0;
@@ -932,13 +1022,15 @@ int32_t tsp_core_set_media_detection(tsp_core *c, uint32_t hd_line, uint32_t med
     return line ? 0 : TSP_LINEERR_INVALLINEHANDLE;
 }
 
-static void count_calls(const line_t *line, uint32_t *active, uint32_t *onhold) {
-    *active = *onhold = 0;
+static void count_calls(const line_t *line, uint32_t *active, uint32_t *onhold, uint32_t *onhold_pend) {
+    *active = *onhold = *onhold_pend = 0;
     for (uint32_t i = 0; i < TSP_MAX_CALLS_PER_LINE; i++) {
         const slot_t *s = &line->calls[i];
         if (!s->used || !s->attached || s->state == 0 || s->state == TSP_LINECALLSTATE_IDLE) continue;
         if (s->state == TSP_LINECALLSTATE_ONHOLD)
             (*onhold)++;
+        else if (s->state == TSP_LINECALLSTATE_ONHOLDPENDTRANSFER)
+            (*onhold_pend)++;
         else
             (*active)++;
     }
@@ -951,7 +1043,7 @@ int32_t tsp_core_line_status(tsp_core *c, uint32_t hd_line, tsp_line_status *out
     line_t *line = line_of(c, hd_line);
     if (line) {
         memset(out, 0, sizeof *out);
-        count_calls(line, &out->active_calls, &out->onhold_calls);
+        count_calls(line, &out->active_calls, &out->onhold_calls, &out->onhold_pend_calls);
         if (c->in_service) {
             out->status_flags = TSP_LINEDEVSTATUSFLAGS_CONNECTED | TSP_LINEDEVSTATUSFLAGS_INSERVICE;
             out->line_features = TSP_LINEFEATURE_MAKECALL | TSP_LINEFEATURE_FORWARD;
@@ -973,8 +1065,8 @@ int32_t tsp_core_address_status(tsp_core *c, uint32_t hd_line, uint32_t address_
     line_t *line = line_of(c, hd_line);
     if (line) {
         memset(out, 0, sizeof *out);
-        count_calls(line, &out->active_calls, &out->onhold_calls);
-        out->in_use = out->active_calls + out->onhold_calls > 0;
+        count_calls(line, &out->active_calls, &out->onhold_calls, &out->onhold_pend_calls);
+        out->in_use = out->active_calls + out->onhold_calls + out->onhold_pend_calls > 0;
         if (c->in_service)
             out->address_features =
                 TSP_LINEADDRFEATURE_MAKECALL | TSP_LINEADDRFEATURE_PICKUP | TSP_LINEADDRFEATURE_FORWARD;
@@ -1086,6 +1178,63 @@ static int32_t req_issued(req_t *q, ctilink_result r, uint64_t ct) {
 
 enum { OP_ANSWER, OP_DROP, OP_HOLD, OP_UNHOLD, OP_TRANSFER, OP_REDIRECT, OP_DIAL };
 
+/* A request on a consultation call of lineSetupTransfer (STATE held; unlocks it).
+ * Before lineDial there is no PBX call: lineDial places it, lineDrop ends the TAPI call
+ * (through tsp_core_run_deferred) and the call to transfer is CONNECTED again. Once
+ * placed, it is a call like another, but for lineDrop while it is up: on Asterisk the
+ * transferring phone leaving the consultation completes the transfer (that is what
+ * lineCompleteTransfer does), so lineDrop is refused until the consultation has failed or
+ * ended. */
+static int32_t consult_op(tsp_core *c, uint32_t request_id, uint32_t hd_call, uint32_t l, slot_t *s, int op,
+                          const char *to) {
+    int32_t e = 0;
+    req_t *q = NULL;
+    const char *dev = c->lines[l].ext;
+    uint64_t ct = 0;
+    if (s->id[0]) {
+        bool up = s->state != TSP_LINECALLSTATE_BUSY && s->state != TSP_LINECALLSTATE_DISCONNECTED;
+        if (op == OP_DROP && up) {
+            e = TSP_LINEERR_OPERATIONUNAVAIL;
+        } else if (op != OP_DROP && op != OP_DIAL) {
+            e = TSP_LINEERR_INVALCALLSTATE; /* no hold, transfer... of a consultation */
+        } else if (!(q = req_new(c, request_id, op == OP_DROP ? REQ_DROP : REQ_PLAIN, op == OP_DIAL, hd_call))) {
+            e = TSP_LINEERR_RESOURCEUNAVAIL;
+        } else {
+            ctilink_result r = op == OP_DROP ? ctilink_session_clear_connection(c->session, s->id, dev, &ct)
+                                             : ctilink_session_send_dtmf(c->session, s->id, dev, to, &ct);
+            e = req_issued(q, r, ct);
+        }
+    } else if (s->dialing || (op != OP_DROP && op != OP_DIAL)) {
+        e = TSP_LINEERR_INVALCALLSTATE; /* lineDial's consultation is on its way */
+    } else if (op == OP_DROP) {
+        if (!(q = req_new(c, request_id, REQ_LOCAL_DROP, false, hd_call))) {
+            e = TSP_LINEERR_RESOURCEUNAVAIL;
+        } else {
+            q->local = true;
+            c->p.defer(c->p.ctx);
+        }
+    } else {
+        slot_t *p = slot_any(c, s->partner, NULL, NULL);
+        if (!p || !p->attached || p->xfer != XFER_PRIMARY || !p->id[0]) {
+            e = TSP_LINEERR_INVALCALLSTATE; /* the call to transfer is gone */
+        } else if (!(q = req_new(c, request_id, REQ_CONSULT, true, hd_call))) {
+            e = TSP_LINEERR_RESOURCEUNAVAIL;
+        } else {
+            ctilink_result r = ctilink_session_consultation_call(c->session, p->id, dev, to, &ct);
+            e = req_issued(q, r, ct);
+            if (e == 0) {
+                s->dialing = true;
+                if (strcmp(s->called.number, to) != 0) {
+                    strcpy(s->called.number, to);
+                    s->info_dirty |= TSP_LINECALLINFOSTATE_CALLEDID;
+                }
+            }
+        }
+    }
+    unlock(c, TSP_LOCK_STATE);
+    return e;
+}
+
 /* Every request on an existing call. */
 static int32_t call_op(tsp_core *c, uint32_t request_id, uint32_t hd_call, int op, const char *address) {
     if (!c) return TSP_LINEERR_INVALCALLHANDLE; /* before providerInit, after providerShutdown */
@@ -1099,6 +1248,8 @@ static int32_t call_op(tsp_core *c, uint32_t request_id, uint32_t hd_call, int o
         e = TSP_LINEERR_INVALCALLHANDLE;
     else if (op != OP_DROP && !s->attached)
         e = TSP_LINEERR_INVALCALLSTATE; /* it went IDLE: nothing left to act on */
+    if (e == 0 && s->attached && s->xfer == XFER_CONSULT)
+        return consult_op(c, request_id, hd_call, l, s, op, to); /* unlocks */
     req_t *q = NULL;
     if (e == 0) {
         q = req_new(c, request_id, op == OP_DROP ? REQ_DROP : REQ_PLAIN, address != NULL, hd_call);
@@ -1158,6 +1309,136 @@ int32_t tsp_core_redirect(tsp_core *c, uint32_t id, uint32_t hd, const char *des
 int32_t tsp_core_dial(tsp_core *c, uint32_t id, uint32_t hd, const char *digits) {
     if (!digits) return TSP_LINEERR_INVALADDRESS;
     return call_op(c, id, hd, OP_DIAL, digits);
+}
+
+int32_t tsp_core_setup_transfer(tsp_core *c, uint32_t request_id, uint32_t hd_call, uintptr_t ht_consult,
+                                uint32_t *hd_consult) {
+    if (!c) return TSP_LINEERR_INVALCALLHANDLE; /* before providerInit, after providerShutdown */
+    if (!hd_consult) return TSP_LINEERR_INVALPOINTER;
+    lock(c, TSP_LOCK_STATE);
+    uint32_t l = 0;
+    slot_t *p = slot_of(c, hd_call, &l, NULL);
+    int32_t e = p ? 0 : TSP_LINEERR_INVALCALLHANDLE;
+    if (e == 0 && (!p->attached || !c->in_service || p->xfer != XFER_NONE || !p->id[0] ||
+                   p->state != TSP_LINECALLSTATE_CONNECTED))
+        e = TSP_LINEERR_INVALCALLSTATE;
+    line_t *line = &c->lines[l];
+    int i = -1;
+    req_t *q = NULL;
+    if (e == 0 && (i = alloc_slot(line)) < 0) e = TSP_LINEERR_CALLUNAVAIL;
+    if (e == 0) {
+        slot_t *s = &line->calls[i];
+        uint32_t hd = call_handle(l, (uint32_t)i, s->gen);
+        q = req_new(c, request_id, REQ_SETUP, false, hd);
+        if (!q) {
+            free_slot(line, s);
+            e = TSP_LINEERR_RESOURCEUNAVAIL;
+        }
+    }
+    if (e == 0) {
+        /* The consultation call, TAPI's from now on; what TAPI hears of it (DIALTONE) and
+         * of the call to transfer (ONHOLDPENDTRANSFER) follows the completion. */
+        slot_t *s = &line->calls[i];
+        s->attached = s->announced = s->awaiting = s->outgoing = true;
+        s->ht_call = ht_consult;
+        s->origin = TSP_LINECALLORIGIN_OUTBOUND;
+        s->xfer = XFER_CONSULT;
+        s->partner = hd_call;
+        strcpy(s->caller.number, line->ext);
+        s->state = TSP_LINECALLSTATE_DIALTONE;
+        s->mode = state_mode(s->state, 0);
+        p->xfer = XFER_PRIMARY;
+        p->xfer_done = p->pend = false;
+        p->partner = q->hd_call;
+        p->base_state = p->state;
+        q->hd_other = hd_call;
+        q->local = true;
+        *hd_consult = q->hd_call;
+        c->p.defer(c->p.ctx);
+    }
+    unlock(c, TSP_LOCK_STATE);
+    return e;
+}
+
+int32_t tsp_core_complete_transfer(tsp_core *c, uint32_t request_id, uint32_t hd_call, uint32_t hd_consult,
+                                   uint32_t transfer_mode) {
+    if (!c) return TSP_LINEERR_INVALCALLHANDLE; /* before providerInit, after providerShutdown */
+    if (transfer_mode == TSP_LINETRANSFERMODE_CONFERENCE) return TSP_LINEERR_OPERATIONUNAVAIL;
+    if (transfer_mode != TSP_LINETRANSFERMODE_TRANSFER) return TSP_LINEERR_INVALTRANSFERMODE;
+    lock(c, TSP_LOCK_STATE);
+    uint32_t l = 0, cl = 0;
+    slot_t *p = slot_of(c, hd_call, &l, NULL);
+    slot_t *s = slot_of(c, hd_consult, &cl, NULL);
+    int32_t e = 0;
+    if (!p)
+        e = TSP_LINEERR_INVALCALLHANDLE;
+    else if (!s || s == p || cl != l)
+        e = TSP_LINEERR_INVALCONSULTCALLHANDLE;
+    else if (!p->attached || !s->attached || !p->id[0] || !s->id[0] || s->dialing)
+        e = TSP_LINEERR_INVALCALLSTATE; /* over, or the consultation not placed yet */
+    req_t *q = NULL;
+    if (e == 0 && !(q = req_new(c, request_id, REQ_PLAIN, false, hd_call))) e = TSP_LINEERR_RESOURCEUNAVAIL;
+    if (e == 0) {
+        uint64_t ct = 0;
+        ctilink_result r = ctilink_session_transfer_call(c->session, p->id, s->id, &ct);
+        e = req_issued(q, r, ct);
+    }
+    unlock(c, TSP_LOCK_STATE);
+    return e;
+}
+
+/* A request the provider answers itself (STATE held, EMIT held). */
+static void finish_local(tsp_core *c, req_t *q) {
+    q->local = false;
+    uint32_t l = 0, i = 0;
+    slot_t *s = slot_any(c, q->hd_call, &l, &i);
+    if (q->kind == REQ_SETUP) {
+        uint32_t pl = 0, pi = 0;
+        slot_t *p = slot_any(c, q->hd_other, &pl, &pi);
+        bool ok = s && s->attached && p && p->attached && p->xfer == XFER_PRIMARY && p->partner == q->hd_call;
+        if (!ok) {
+            /* The call to transfer ended meanwhile (or the link dropped): the consultation
+             * call was never TAPI's. */
+            if (p && p->xfer == XFER_PRIMARY && p->partner == q->hd_call) {
+                p->xfer = XFER_NONE;
+                p->partner = 0;
+            }
+            push_completion(c, q->tapi_id, c->in_service ? TSP_LINEERR_INVALCALLSTATE : TSP_LINEERR_RESOURCEUNAVAIL);
+            if (s) free_slot(&c->lines[l], s);
+        } else {
+            push_completion(c, q->tapi_id, 0);
+            p->pend = true;
+            set_state(c, pl, pi, p->base_state, 0); /* ONHOLDPENDTRANSFER */
+            s->awaiting = false;
+            report(c, l, i); /* DIALTONE */
+            maybe_free(c, l, i);
+        }
+    } else {
+        /* REQ_LOCAL_DROP: the consultation call never placed ends here. */
+        push_completion(c, q->tapi_id, 0);
+        if (s && s->attached && s->xfer == XFER_CONSULT && !s->id[0]) set_state(c, l, i, TSP_LINECALLSTATE_IDLE, 0);
+    }
+    q->used = false;
+}
+
+void tsp_core_run_deferred(tsp_core *c) {
+    if (!c) return;
+    /* One request per batch: a batch holds one event's messages. */
+    for (bool more = true; more;) {
+        lock(c, TSP_LOCK_EMIT);
+        lock(c, TSP_LOCK_STATE);
+        c->batch_len = 0;
+        more = false;
+        for (uint32_t r = 0; r < TSP_MAX_REQUESTS && !more; r++) {
+            req_t *q = &c->reqs[r];
+            if (!q->used || !q->local) continue;
+            finish_local(c, q);
+            more = true;
+        }
+        unlock(c, TSP_LOCK_STATE);
+        emit_batch(c);
+        unlock(c, TSP_LOCK_EMIT);
+    }
 }
 
 int32_t tsp_core_make_call(tsp_core *c, uint32_t request_id, uint32_t hd_line, uintptr_t ht_call,
@@ -1340,6 +1621,34 @@ int32_t tsp_core_close_call(tsp_core *c, uint32_t hd_call) {
     return s ? 0 : TSP_LINEERR_INVALCALLHANDLE;
 }
 
+/* What an application may do with a call, a transfer's calls included. */
+static uint32_t slot_features(tsp_core *c, const slot_t *s, uint32_t *features2) {
+    uint32_t state = s->told_state;
+    const uint32_t complete = TSP_LINECALLFEATURE_COMPLETETRANSF;
+    if (s->xfer == XFER_CONSULT) {
+        if (!s->id[0]) return s->dialing ? 0 : TSP_LINECALLFEATURE_DROP | TSP_LINECALLFEATURE_DIAL;
+        switch (state) {
+        case TSP_LINECALLSTATE_BUSY:
+        case TSP_LINECALLSTATE_DISCONNECTED:
+            return TSP_LINECALLFEATURE_DROP;
+        case TSP_LINECALLSTATE_CONNECTED:
+            *features2 = TSP_LINECALLFEATURE2_TRANSFERNORM;
+            return complete | TSP_LINECALLFEATURE_DIAL;
+        default: /* PROCEEDING, RINGBACK: a transfer to a ringing phone */
+            *features2 = TSP_LINECALLFEATURE2_TRANSFERNORM;
+            return complete;
+        }
+    }
+    if (s->xfer == XFER_PRIMARY && state == TSP_LINECALLSTATE_ONHOLDPENDTRANSFER) {
+        const slot_t *k = slot_any(c, s->partner, NULL, NULL);
+        bool placed = k && k->xfer == XFER_CONSULT && k->id[0] && k->state != TSP_LINECALLSTATE_BUSY &&
+                      k->state != TSP_LINECALLSTATE_DISCONNECTED;
+        if (placed) *features2 = TSP_LINECALLFEATURE2_TRANSFERNORM;
+        return TSP_LINECALLFEATURE_DROP | (placed ? complete : 0);
+    }
+    return call_features(state);
+}
+
 int32_t tsp_core_call_info(tsp_core *c, uint32_t hd_call, tsp_call_info *out) {
     if (!c) return TSP_LINEERR_INVALCALLHANDLE; /* before providerInit, after providerShutdown */
     if (!out) return TSP_LINEERR_INVALPOINTER;
@@ -1351,7 +1660,7 @@ int32_t tsp_core_call_info(tsp_core *c, uint32_t hd_call, tsp_call_info *out) {
         out->line_device_id = c->base + l;
         out->state = s->told_state;
         out->mode = s->told_mode;
-        out->features = s->attached && c->in_service ? call_features(s->told_state) : 0;
+        out->features = s->attached && c->in_service ? slot_features(c, s, &out->features2) : 0;
         out->state_since = s->since;
         out->origin = s->origin;
         out->reason = s->reason;

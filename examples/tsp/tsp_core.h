@@ -68,6 +68,12 @@ typedef struct tsp_platform {
                        uintptr_t p1, uintptr_t p2, uintptr_t p3);
     /* TAPI's ASYNC_COMPLETION: 0 or a LINEERR_*. */
     void (*async_completion)(void *ctx, uint32_t request_id, int32_t result);
+    /* Asks for tsp_core_run_deferred to be called soon on another thread (a work item),
+     * never from inside the TSPI function that asked: the requests the provider answers
+     * itself (lineSetupTransfer, lineDrop of a consultation call not dialed yet) complete
+     * there, under EMIT like every other completion. Called with STATE held: it must only
+     * queue the work. */
+    void (*defer)(void *ctx);
 } tsp_platform;
 
 typedef struct tsp_config {
@@ -89,6 +95,7 @@ typedef struct tsp_call_info {
     uint32_t state;      /* LINECALLSTATE_* TAPI was told (0 before the first) */
     uint32_t mode;       /* its mode (dwParam2 of LINE_CALLSTATE) */
     uint32_t features;   /* LINECALLFEATURE_* that make sense in that state */
+    uint32_t features2;  /* LINECALLFEATURE2_* (TRANSFERNORM with COMPLETETRANSF) */
     int64_t state_since; /* when it entered the state: seconds since 1970 (UTC) */
     uint32_t origin;     /* LINECALLORIGIN_* */
     uint32_t reason;     /* LINECALLREASON_* */
@@ -101,6 +108,7 @@ typedef struct tsp_call_info {
 typedef struct tsp_line_status {
     uint32_t active_calls;
     uint32_t onhold_calls;
+    uint32_t onhold_pend_calls; /* ONHOLDPENDTRANSFER */
     uint32_t status_flags;  /* LINEDEVSTATUSFLAGS_* */
     uint32_t line_features; /* LINEFEATURE_* */
 } tsp_line_status;
@@ -114,6 +122,7 @@ typedef struct tsp_address_status {
     uint32_t in_use;
     uint32_t active_calls;
     uint32_t onhold_calls;
+    uint32_t onhold_pend_calls; /* ONHOLDPENDTRANSFER */
     uint32_t address_features; /* LINEADDRFEATURE_* */
     uint32_t forward_count;
     tsp_forward forward[3]; /* as the PBX has it now, one entry per kind that is on */
@@ -199,6 +208,23 @@ int32_t tsp_core_pickup(tsp_core *core, uint32_t request_id, uint32_t hd_line,
 int32_t tsp_core_forward(tsp_core *core, uint32_t request_id, uint32_t hd_line,
                          bool all_addresses, uint32_t address_id, const tsp_forward *list,
                          size_t count);
+
+/* Attended transfer, TAPI's way. lineSetupTransfer makes the consultation call at once,
+ * without the PBX: a TAPI call in DIALTONE on the same line (its handle in *hd_consult,
+ * its messages after the completion), and shows hd_call ONHOLDPENDTRANSFER. lineDial on
+ * it places the consultation (ctilink_session_consultation_call: the PBX holds hd_call
+ * and calls the number from the line's device); the PBX's new call becomes that TAPI
+ * call. lineCompleteTransfer (mode LINETRANSFERMODE_TRANSFER; CONFERENCE is
+ * LINEERR_OPERATIONUNAVAIL) joins the two (ctilink_session_transfer_call). lineDrop of
+ * the consultation call before lineDial returns hd_call to CONNECTED. */
+int32_t tsp_core_setup_transfer(tsp_core *core, uint32_t request_id, uint32_t hd_call,
+                                uintptr_t ht_consult, uint32_t *hd_consult);
+int32_t tsp_core_complete_transfer(tsp_core *core, uint32_t request_id, uint32_t hd_call,
+                                   uint32_t hd_consult, uint32_t transfer_mode);
+/* The platform's work item asked for by defer: completes the requests the provider
+ * answers itself. Takes EMIT: never to be called from inside line_event or
+ * async_completion. */
+void tsp_core_run_deferred(tsp_core *core);
 
 /* lineCloseCall: TAPI is done with the call; its handle becomes invalid. */
 int32_t tsp_core_close_call(tsp_core *core, uint32_t hd_call);

@@ -278,6 +278,10 @@ TSPI(TSPI_lineDrop);
 TSPI(TSPI_lineHold);
 TSPI(TSPI_lineUnhold);
 TSPI(TSPI_lineBlindTransfer);
+TSPI(TSPI_lineSetupTransfer);
+TSPI(TSPI_lineCompleteTransfer);
+TSPI(TSPI_lineDial);
+TSPI(TSPI_lineGetLineDevStatus);
 TSPI(TSPI_lineRedirect);
 TSPI(TSPI_lineForward);
 TSPI(TSPI_lineGetCallInfo);
@@ -310,6 +314,10 @@ static BOOL load(HMODULE m) {
     LOAD(TSPI_lineHold);
     LOAD(TSPI_lineUnhold);
     LOAD(TSPI_lineBlindTransfer);
+    LOAD(TSPI_lineSetupTransfer);
+    LOAD(TSPI_lineCompleteTransfer);
+    LOAD(TSPI_lineDial);
+    LOAD(TSPI_lineGetLineDevStatus);
     LOAD(TSPI_lineRedirect);
     LOAD(TSPI_lineForward);
     LOAD(TSPI_lineGetCallInfo);
@@ -464,6 +472,7 @@ static const char *state_name(DWORD s) {
     case LINECALLSTATE_CONNECTED: return "CONNECTED";
     case LINECALLSTATE_PROCEEDING: return "PROCEEDING";
     case LINECALLSTATE_ONHOLD: return "ONHOLD";
+    case LINECALLSTATE_ONHOLDPENDTRANSFER: return "ONHOLDPENDTRANSFER";
     case LINECALLSTATE_DISCONNECTED: return "DISCONNECTED";
     default: return "?";
     }
@@ -730,6 +739,104 @@ static void blind_transfer(void) {
     expect_idle(a, "100's call (transferred to 102)", "DIALTONE PROCEEDING RINGBACK CONNECTED RINGBACK CONNECTED DISCONNECTED/NORMAL IDLE");
 }
 
+/* lineSetupTransfer on `b`: TAPI names the consultation call, the provider gives its
+ * handle; the completion comes before any message about it (checked in line_event). */
+static uintptr_t setup_transfer(uintptr_t b) {
+    DWORD id = new_req();
+    EnterCriticalSection(&T.mu);
+    uintptr_t k = new_call(call_of(b)->line);
+    T.calls[k - 1].made = TRUE;
+    T.calls[k - 1].req = id;
+    LeaveCriticalSection(&T.mu);
+    HDRVCALL hd = NULL;
+    LONG r = p_TSPI_lineSetupTransfer(id, hd_of(b), (HTAPICALL)k, &hd, NULL);
+    if (!accepted(id, r, "lineSetupTransfer")) return 0;
+    T.calls[k - 1].hd = hd;
+    CHECK_EQ(completion_of(id), 0, "lineSetupTransfer completes with 0");
+    check(wait_state(k, LINECALLSTATE_DIALTONE), "the consultation call is in DIALTONE");
+    check(wait_state(b, LINECALLSTATE_ONHOLDPENDTRANSFER), "the call to transfer is ONHOLDPENDTRANSFER");
+    return k;
+}
+
+static DWORD call_features(uintptr_t ht) {
+    LINECALLSTATUS *cs = (LINECALLSTATUS *)g_buf;
+    memset(g_buf, 0, sizeof g_buf);
+    cs->dwTotalSize = sizeof g_buf;
+    if (p_TSPI_lineGetCallStatus(hd_of(ht), cs) != 0) return 0xFFFFFFFF;
+    return cs->dwCallFeatures;
+}
+
+/* The calls (active, on hold, on hold pending transfer) lineGetLineDevStatus counts. */
+static DWORD calls_on(const char *ext) {
+    LINEDEVSTATUS *st = (LINEDEVSTATUS *)g_buf;
+    memset(g_buf, 0, sizeof g_buf);
+    st->dwTotalSize = sizeof g_buf;
+    if (p_TSPI_lineGetLineDevStatus(T.hd_line[line_of(ext)], st) != 0) return 0xFFFFFFFF;
+    return st->dwNumActiveCalls + st->dwNumOnHoldCalls + st->dwNumOnHoldPendCalls;
+}
+
+/* 100 talks to 101; 101 transfers 100 to 102 the TAPI way: lineSetupTransfer, lineDial 102
+ * on the consultation call, 102 answers, lineCompleteTransfer. */
+static void attended_transfer(void) {
+    uintptr_t a, b;
+    make_call_answered(&a, &b);
+    if (!a || !b) return;
+    CHECK_EQ(call_features(b) & LINECALLFEATURE_SETUPTRANSFER, LINECALLFEATURE_SETUPTRANSFER,
+             "a CONNECTED call offers SETUPTRANSFER");
+    uintptr_t k = setup_transfer(b);
+    if (!k) return;
+    CHECK_EQ(call_features(k), LINECALLFEATURE_DROP | LINECALLFEATURE_DIAL, "the consultation call: dial or drop");
+    int from = log_len();
+    ASYNC_OK("lineDial 102 on the consultation call", p_TSPI_lineDial(REQ, hd_of(k), L"102", 0));
+    uintptr_t t = wait_newcall("102", from);
+    check(t != 0 && wait_state(t, LINECALLSTATE_CONNECTED), "102 is called and answers, CONNECTED");
+    check(wait_state(k, LINECALLSTATE_CONNECTED), "the consultation call CONNECTED");
+    if (!t) return;
+    CHECK_EQ(call_features(b), LINECALLFEATURE_DROP | LINECALLFEATURE_COMPLETETRANSF,
+             "the call to transfer offers COMPLETETRANSF");
+    DWORD id = new_req();
+    HDRVCALL conf = (HDRVCALL)(uintptr_t)1;
+    CHECK_EQ(p_TSPI_lineCompleteTransfer(id, hd_of(b), hd_of(k), NULL, &conf, LINETRANSFERMODE_CONFERENCE),
+             LINEERR_OPERATIONUNAVAIL, "lineCompleteTransfer into a conference is not offered");
+    EnterCriticalSection(&T.mu);
+    T.reqs[id].issued = FALSE;
+    LeaveCriticalSection(&T.mu);
+    ASYNC_OK("lineCompleteTransfer", p_TSPI_lineCompleteTransfer(REQ, hd_of(b), hd_of(k), NULL, &conf,
+                                                                  LINETRANSFERMODE_TRANSFER));
+    CHECK_EQ((uintptr_t)conf, 0, "no conference call for a transfer");
+    expect_idle(b, "101's transferred call", "OFFERING CONNECTED ONHOLDPENDTRANSFER IDLE");
+    expect_idle(k, "101's consultation call", "DIALTONE PROCEEDING RINGBACK CONNECTED IDLE");
+    CHECK_EQ(calls_on("101"), 0, "101 has no call left");
+    CHECK_EQ(calls_on("100"), 1, "100 has one call left (with 102)");
+    CHECK_EQ(calls_on("102"), 1, "102 has one call left (with 100)");
+    expect_states(t, "102's call before it hangs up", "OFFERING CONNECTED");
+    expect_states(a, "100's call before 102 hangs up", "DIALTONE PROCEEDING RINGBACK CONNECTED");
+    ASYNC_OK("lineDrop (102)", p_TSPI_lineDrop(REQ, hd_of(t), NULL, 0));
+    expect_idle(t, "102's call (the transfer target)", "OFFERING CONNECTED IDLE");
+    expect_idle(a, "100's call (transferred to 102)", "DIALTONE PROCEEDING RINGBACK CONNECTED DISCONNECTED/NORMAL IDLE");
+}
+
+/* 100 talks to 101; 101 sets up a transfer and drops the consultation call before dialing:
+ * its call is CONNECTED again. */
+static void transfer_dropped_before_dialing(void) {
+    uintptr_t a, b;
+    make_call_answered(&a, &b);
+    if (!a || !b) return;
+    uintptr_t k = setup_transfer(b);
+    if (!k) return;
+    ASYNC_OK("lineDrop of the consultation call before lineDial", p_TSPI_lineDrop(REQ, hd_of(k), NULL, 0));
+    expect_idle(k, "the consultation call dropped before dialing", "DIALTONE IDLE");
+    EnterCriticalSection(&T.mu);
+    BOOL back = WAIT_UNTIL(last_state(b) == LINECALLSTATE_CONNECTED);
+    LeaveCriticalSection(&T.mu);
+    check(back, "101's call CONNECTED again");
+    CHECK_EQ(calls_on("101"), 1, "101 has its one call left");
+    ASYNC_OK("lineDrop (101)", p_TSPI_lineDrop(REQ, hd_of(b), NULL, 0));
+    expect_idle(b, "101's call (transfer set up, then off)", "OFFERING CONNECTED ONHOLDPENDTRANSFER CONNECTED IDLE");
+    expect_idle(a, "100's call (101 set up a transfer, then off)",
+                "DIALTONE PROCEEDING RINGBACK CONNECTED DISCONNECTED/NORMAL IDLE");
+}
+
 /* 100 calls 108, who does not answer; 108's line deflects it to 103 (lineRedirect). */
 static void redirect(void) {
     int from = log_len();
@@ -884,6 +991,8 @@ int main(int argc, char **argv) {
     }
     answer();
     blind_transfer();
+    attended_transfer();
+    transfer_dropped_before_dialing();
     redirect();
     forward();
     link_drop();
