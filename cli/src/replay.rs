@@ -2,7 +2,7 @@
 //! makes of it.
 //!
 //! Every message of the capture goes through a fresh [`Tracker`], in order; each
-//! normalized [`Event`] is printed as it comes out, then a summary of the calls and
+//! normalized `Event` is printed as it comes out, then a summary of the calls and
 //! devices the model holds at the end of the capture. Text mode prints one aligned line
 //! per event (`delivered          call=... device=... state=alerting caller="Ann" <201>`)
 //! and a summary section; `--json` prints each event as its JSON form (the one the SDK
