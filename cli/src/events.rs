@@ -36,12 +36,8 @@ pub(crate) struct EventsArgs {
     /// One JSON object per line: each event, then a summary object.
     #[arg(long)]
     json: bool,
-    /// Stop after this many events.
-    #[arg(long)]
-    count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<f64>,
+    #[command(flatten)]
+    limits: crate::stop::Limits,
     #[command(flatten)]
     record: RecordArgs,
 }
@@ -58,7 +54,7 @@ enum End {
 }
 
 pub(crate) async fn run(args: EventsArgs) -> ExitCode {
-    if let Some(d) = args.duration.filter(|d| !d.is_finite() || *d < 0.0) {
+    if let Some(d) = args.limits.duration.filter(|d| !d.is_finite() || *d < 0.0) {
         eprintln!("ctilink events: --duration must be a number of seconds, not {d}");
         return ExitCode::from(2);
     }
@@ -93,7 +89,7 @@ pub(crate) async fn run(args: EventsArgs) -> ExitCode {
         start.calls.len()
     );
     let mut calls: HashSet<CallId> = start.calls.iter().map(|c| c.id.clone()).collect();
-    let deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
+    let deadline = args.limits.duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
     let started = Instant::now();
     let stop = stop::requested();
     tokio::pin!(stop);
@@ -112,7 +108,7 @@ pub(crate) async fn run(args: EventsArgs) -> ExitCode {
             break End::StdoutClosed;
         }
         printed += 1;
-        if args.count.is_some_and(|c| printed >= c) {
+        if args.limits.count.is_some_and(|c| printed >= c) {
             break End::Done;
         }
     };

@@ -18,12 +18,8 @@ pub(crate) struct MonitorArgs {
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
-    /// Stop after this many PBX events.
-    #[arg(long)]
-    count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long)]
-    duration: Option<f64>,
+    #[command(flatten)]
+    limits: crate::stop::Limits,
     #[command(flatten)]
     record: RecordArgs,
 }
@@ -51,8 +47,8 @@ pub(crate) async fn run(args: MonitorArgs) -> ExitCode {
         }
     };
     let printer = Printer { json: args.json };
-    let limit = args.duration.map(Duration::from_secs_f64);
-    print_events(sub, printer, args.count, limit).await;
+    let limit = args.limits.duration.map(Duration::from_secs_f64);
+    print_events(sub, printer, args.limits.count, limit).await;
     client.close().await;
     if let Some(r) = &recorder {
         record_args::report("monitor", r);

@@ -24,3 +24,15 @@ pub(crate) async fn requested() {
     #[cfg(not(unix))]
     ctrl_c.await;
 }
+
+/// When a live command stops by itself (`--count`, `--duration`); without either it runs
+/// until [`requested`].
+#[derive(clap::Args, Debug)]
+pub(crate) struct Limits {
+    /// Stop after this many events.
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub(crate) duration: Option<f64>,
+}

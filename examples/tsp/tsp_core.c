@@ -1159,6 +1159,26 @@ static req_t *req_new(tsp_core *c, uint32_t tapi_id, uint8_t kind, bool has_addr
     return NULL;
 }
 
+/* A free call slot on `line` (line number `l`) and a new request for it: the slot's index,
+ * or -1 with the TAPI error in *e. Does nothing while *e already holds an error. */
+static int call_request(tsp_core *c, line_t *line, uint32_t l, uint32_t request_id, uint8_t kind,
+                        bool has_address, req_t **q, int32_t *e) {
+    if (*e != 0) return -1;
+    int i = alloc_slot(line);
+    if (i < 0) {
+        *e = TSP_LINEERR_CALLUNAVAIL;
+        return -1;
+    }
+    slot_t *s = &line->calls[i];
+    *q = req_new(c, request_id, kind, has_address, call_handle(l, (uint32_t)i, s->gen));
+    if (!*q) {
+        free_slot(line, s);
+        *e = TSP_LINEERR_RESOURCEUNAVAIL;
+        return -1;
+    }
+    return i;
+}
+
 /* Records what a ctilink command answered. A refusal before anything was issued fails
  * the TAPI request at once (no completion); after a part was issued, the request
  * completes with the error once that part has. */
@@ -1323,18 +1343,8 @@ int32_t tsp_core_setup_transfer(tsp_core *c, uint32_t request_id, uint32_t hd_ca
                    p->state != TSP_LINECALLSTATE_CONNECTED))
         e = TSP_LINEERR_INVALCALLSTATE;
     line_t *line = &c->lines[l];
-    int i = -1;
     req_t *q = NULL;
-    if (e == 0 && (i = alloc_slot(line)) < 0) e = TSP_LINEERR_CALLUNAVAIL;
-    if (e == 0) {
-        slot_t *s = &line->calls[i];
-        uint32_t hd = call_handle(l, (uint32_t)i, s->gen);
-        q = req_new(c, request_id, REQ_SETUP, false, hd);
-        if (!q) {
-            free_slot(line, s);
-            e = TSP_LINEERR_RESOURCEUNAVAIL;
-        }
-    }
+    int i = call_request(c, line, l, request_id, REQ_SETUP, false, &q, &e);
     if (e == 0) {
         /* The consultation call, TAPI's from now on; what TAPI hears of it (DIALTONE) and
          * of the call to transfer (ONHOLDPENDTRANSFER) follows the completion. */
@@ -1453,18 +1463,8 @@ int32_t tsp_core_make_call(tsp_core *c, uint32_t request_id, uint32_t hd_line, u
     line_t *line = line_of(c, hd_line);
     uint32_t l = hd_line - 1;
     int32_t e = line ? 0 : TSP_LINEERR_INVALLINEHANDLE;
-    int i = -1;
     req_t *q = NULL;
-    if (e == 0 && (i = alloc_slot(line)) < 0) e = TSP_LINEERR_CALLUNAVAIL;
-    if (e == 0) {
-        slot_t *s = &line->calls[i];
-        uint32_t hd = call_handle(l, (uint32_t)i, s->gen);
-        q = req_new(c, request_id, REQ_START, true, hd);
-        if (!q) {
-            free_slot(line, s);
-            e = TSP_LINEERR_RESOURCEUNAVAIL;
-        }
-    }
+    int i = call_request(c, line, l, request_id, REQ_START, true, &q, &e);
     if (e == 0) {
         slot_t *s = &line->calls[i];
         uint64_t ct = 0;
@@ -1516,17 +1516,8 @@ int32_t tsp_core_pickup(tsp_core *c, uint32_t request_id, uint32_t hd_line, uint
     int32_t e = line ? 0 : TSP_LINEERR_INVALLINEHANDLE;
     if (e == 0 && !ringing) e = TSP_LINEERR_INVALADDRESS;
     if (e == 0 && find_slot(line, ctilink_call_id(ringing)) >= 0) e = TSP_LINEERR_INVALCALLSTATE;
-    int i = -1;
     req_t *q = NULL;
-    if (e == 0 && (i = alloc_slot(line)) < 0) e = TSP_LINEERR_CALLUNAVAIL;
-    if (e == 0) {
-        slot_t *s = &line->calls[i];
-        q = req_new(c, request_id, REQ_START, true, call_handle(l, (uint32_t)i, s->gen));
-        if (!q) {
-            free_slot(line, s);
-            e = TSP_LINEERR_RESOURCEUNAVAIL;
-        }
-    }
+    int i = call_request(c, line, l, request_id, REQ_START, true, &q, &e);
     if (e == 0) {
         slot_t *s = &line->calls[i];
         copy_str(s->id, sizeof s->id, ctilink_call_id(ringing));

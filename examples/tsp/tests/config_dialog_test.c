@@ -38,10 +38,13 @@ static void check(BOOL ok, const char *fmt, ...) {
 
 static const char *g_url, *g_bad_url, *g_lines, *g_bad_secret, *g_silent_url;
 
-/* The status line once a test has finished ("Connected..." or "Failed..."), as UTF-8. */
+/* The status line once a test has finished ("Connected..." or "Failed..."), as UTF-8.
+ * Waits up to 90 s: the provider's own connect, login and list
+ * timeouts add up to about a minute, and the first test in a fresh Wine prefix on a loaded
+ * machine was seen to take over 20 s. */
 static BOOL test_result(HWND dlg, char *out, int cap) {
     WCHAR w[512];
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 1800; i++) {
         GetDlgItemTextW(dlg, IDC_STATUS, w, 512);
         if (wcsncmp(w, L"Connected", 9) == 0 || wcsncmp(w, L"Failed", 6) == 0) {
             WideCharToMultiByte(CP_UTF8, 0, w, -1, out, cap, NULL, NULL);
