@@ -17,7 +17,6 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use ctilink::{CallId, Event, Session, SessionOptions, Transport};
 use tokio::time::Instant;
@@ -54,10 +53,13 @@ enum End {
 }
 
 pub(crate) async fn run(args: EventsArgs) -> ExitCode {
-    if let Some(d) = args.limits.duration.filter(|d| !d.is_finite() || *d < 0.0) {
-        eprintln!("ctilink events: --duration must be a number of seconds, not {d}");
-        return ExitCode::from(2);
-    }
+    let limit = match args.limits.time_limit() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ctilink events: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut options = match SessionOptions::from_url(&args.url) {
         Ok(o) => o,
         Err(e) => {
@@ -89,7 +91,7 @@ pub(crate) async fn run(args: EventsArgs) -> ExitCode {
         start.calls.len()
     );
     let mut calls: HashSet<CallId> = start.calls.iter().map(|c| c.id.clone()).collect();
-    let deadline = args.limits.duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
+    let deadline = limit.map(|d| Instant::now() + d);
     let started = Instant::now();
     let stop = stop::requested();
     tokio::pin!(stop);

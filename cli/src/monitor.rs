@@ -25,6 +25,13 @@ pub(crate) struct MonitorArgs {
 }
 
 pub(crate) async fn run(args: MonitorArgs) -> ExitCode {
+    let limit = match args.limits.time_limit() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ctilink monitor: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut cfg = match AmiConfig::from_url(&args.url) {
         Ok(c) => c,
         Err(e) => {
@@ -47,7 +54,6 @@ pub(crate) async fn run(args: MonitorArgs) -> ExitCode {
         }
     };
     let printer = Printer { json: args.json };
-    let limit = args.limits.duration.map(Duration::from_secs_f64);
     print_events(sub, printer, args.limits.count, limit).await;
     client.close().await;
     if let Some(r) = &recorder {

@@ -36,3 +36,31 @@ pub(crate) struct Limits {
     #[arg(long)]
     pub(crate) duration: Option<f64>,
 }
+
+impl Limits {
+    /// `--duration` as a `Duration`. A negative, NaN, infinite or too large number is an
+    /// error to show the user (`Duration::from_secs_f64` would panic on it).
+    pub(crate) fn time_limit(&self) -> Result<Option<std::time::Duration>, String> {
+        self.duration
+            .map(|d| {
+                std::time::Duration::try_from_secs_f64(d)
+                    .map_err(|_| format!("--duration must be a number of seconds, not {d}"))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Limits;
+
+    #[test]
+    fn a_duration_that_is_no_time_is_an_error_not_a_panic() {
+        let limit = |d: f64| Limits { count: None, duration: Some(d) }.time_limit();
+        assert_eq!(limit(1.5), Ok(Some(std::time::Duration::from_millis(1500))));
+        for bad in [-1.0, f64::NAN, f64::INFINITY, 1e30] {
+            assert!(limit(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Limits { count: None, duration: None }.time_limit(), Ok(None));
+    }
+}

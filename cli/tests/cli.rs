@@ -469,3 +469,20 @@ fn monitor_records_what_it_receives_for_replay() {
     assert!(sent.contains("Secret: ***\r\n") && !sent.contains(&SimConfig::default().secret), "{sent}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `--duration` that is no time (too large, not a number) is a usage error before any
+/// connection, for both live commands; `monitor` used to panic on it after connecting.
+#[test]
+fn a_duration_that_is_no_time_is_a_usage_error() {
+    for cmd in ["monitor", "events"] {
+        for bad in ["--duration=1e30", "--duration=NaN", "--duration=-1"] {
+            let out = ctilink().args([cmd, "ami://admin:secret@127.0.0.1:1", bad]).output().expect("runs");
+            assert_eq!(out.status.code(), Some(2), "{cmd} {bad}: {}", String::from_utf8_lossy(&out.stderr));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("--duration must be a number of seconds") && !err.contains("panicked"),
+                "{err}"
+            );
+        }
+    }
+}

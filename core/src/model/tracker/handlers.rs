@@ -622,6 +622,8 @@ impl Tracker {
         let mut seen: Vec<&str> = Vec::new();
         let mut stack: Vec<&str> = vec![uid];
         let mut parties = Vec::new();
+        // Transferers heard through the Local half that stands for them in a consultation.
+        let mut stood_for: Vec<&str> = Vec::new();
         while let Some(u) = stack.pop() {
             if seen.len() >= MAX_BRIDGE || seen.contains(&u) {
                 continue;
@@ -634,6 +636,7 @@ impl Tracker {
                 }
             } else {
                 parties.push(ch.uid.clone());
+                stood_for.extend(ch.proxy_for.as_deref());
             }
             if let Some(members) = ch.bridge.as_deref().and_then(|b| self.bridges.get(b)) {
                 stack.extend(members.iter().map(|m| &**m));
@@ -641,10 +644,8 @@ impl Tracker {
         }
         // A transferer shares a bridge with the Local half that stands for it in its
         // consultation: it is heard there through that half, not as a party of its own.
-        let stood_for: Vec<Uid> =
-            parties.iter().filter_map(|p| self.chans.get(&**p).and_then(|c| c.proxy_for.clone())).collect();
         if !stood_for.is_empty() {
-            parties.retain(|p| !stood_for.contains(p));
+            parties.retain(|p| !stood_for.contains(&&**p));
         }
         parties
     }

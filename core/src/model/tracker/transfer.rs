@@ -167,10 +167,16 @@ impl Tracker {
         };
         if let Some(half) = half {
             self.release_proxy(&half);
-            self.detach(&half, out);
-            if let Some(h) = self.chans.get_mut(&half) {
-                h.device = None;
-            }
+            self.retire_half(&half, out);
+        }
+    }
+
+    /// The transferer's connection in its consultation call ends; the half it was is
+    /// plumbing from now on and names no phone.
+    fn retire_half(&mut self, half: &str, out: &mut Vec<Event>) {
+        self.detach(half, out);
+        if let Some(h) = self.chans.get_mut(half) {
+            h.device = None;
         }
     }
 
@@ -287,10 +293,7 @@ impl Tracker {
         }
         self.detach(&second, out);
         if let Some(h) = &half {
-            self.detach(h, out);
-            if let Some(ch) = self.chans.get_mut(&**h) {
-                ch.device = None;
-            }
+            self.retire_half(h, out);
         }
         for t in &targets {
             self.move_party(t, primary);
