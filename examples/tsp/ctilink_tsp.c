@@ -591,6 +591,9 @@ static INT_PTR CALLBACK config_dialog(HWND dlg, UINT msg, WPARAM wp, LPARAM lp) 
         return TRUE;
     }
     case WM_COMMAND:
+        /* Before WM_INITDIALOG the state is not attached yet (another thread may already
+         * see the window and click): nothing to do then. */
+        if (!st) break;
         switch (LOWORD(wp)) {
         case IDC_TEST: {
             if (st->test) {

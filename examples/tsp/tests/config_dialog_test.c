@@ -39,9 +39,8 @@ static void check(BOOL ok, const char *fmt, ...) {
 static const char *g_url, *g_bad_url, *g_lines, *g_bad_secret, *g_silent_url;
 
 /* The status line once a test has finished ("Connected..." or "Failed..."), as UTF-8.
- * Waits up to 90 s: the provider's own connect, login and list
- * timeouts add up to about a minute, and the first test in a fresh Wine prefix on a loaded
- * machine was seen to take over 20 s. */
+ * Waits up to 90 s: the provider's own connect, login and list timeouts add up to about a
+ * minute. */
 static BOOL test_result(HWND dlg, char *out, int cap) {
     WCHAR w[512];
     for (int i = 0; i < 1800; i++) {
@@ -70,7 +69,10 @@ static DWORD WINAPI user(LPVOID param) {
         dlg = FindWindowW(L"#32770", L"ctilink TAPI provider");
         if (!dlg) Sleep(50);
     }
-    check(dlg != NULL, "the dialog opens");
+    /* A person acts once the dialog is on screen, which is after WM_INITDIALOG: the window
+     * exists (and FindWindow sees it) before that. Clicking earlier was lost at random. */
+    for (int i = 0; i < 600 && dlg && !IsWindowVisible(dlg); i++) Sleep(50);
+    check(dlg != NULL && IsWindowVisible(dlg), "the dialog opens");
     if (!dlg) return 1;
     char status[512];
 
