@@ -188,6 +188,15 @@ export interface DeviceStateEvent {
   previous: DeviceState
 }
 
+/**
+ * The PBX no longer has `device`: a resync found it in none of the PBX's lists (a restart
+ * or reload with other extensions). Comes before `resynced`; forget the device.
+ */
+export interface DeviceRemovedEvent {
+  event: 'device_removed'
+  device: string
+}
+
 export interface PresenceEvent {
   event: 'presence'
   device: string
@@ -258,7 +267,12 @@ export type CallEvent =
   | ConnectionClearedEvent
   | CallClearedEvent
 
-export type DeviceEvent = DeviceStateEvent | PresenceEvent | DoNotDisturbEvent | ForwardingEvent
+export type DeviceEvent =
+  | DeviceStateEvent
+  | DeviceRemovedEvent
+  | PresenceEvent
+  | DoNotDisturbEvent
+  | ForwardingEvent
 
 export type LinkEvent = ResyncedEvent | LinkUpEvent | LinkDownEvent | LaggedEvent
 
@@ -590,6 +604,12 @@ export declare class Simulator {
   startTraffic(options: TrafficOptions): void
   /** Stops random calls; returns how many were started. */
   stopTraffic(): number
+  /**
+   * The PBX restarts with other phones: `extensions` replace its phones, every call ends
+   * without an event and every connection closes. Sessions reconnect, and their resync
+   * removes the phones that are gone (`device_removed`).
+   */
+  restart(extensions: string[]): void
   /** Closes every client connection at once (a PBX restart). */
   dropConnections(): void
   /** Every connection goes silent for `ms` (a hung PBX). */

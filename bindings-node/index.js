@@ -27,6 +27,7 @@ const CATEGORY = Object.freeze({
   connection_cleared: 'call',
   call_cleared: 'call',
   device_state: 'device',
+  device_removed: 'device',
   presence: 'device',
   do_not_disturb: 'device',
   forwarding: 'device',
@@ -493,6 +494,10 @@ class Simulator {
 
   stopTraffic() {
     return this.#native.stopTraffic()
+  }
+
+  restart(extensions) {
+    sync(() => this.#native.restart(extensions))
   }
 
   dropConnections() {

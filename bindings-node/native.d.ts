@@ -117,6 +117,12 @@ export declare class NativeSimulator {
   startTraffic(options: TrafficOptions): void
   /** Stops random calls; returns how many were started. Calls in progress go on. */
   stopTraffic(): number
+  /**
+   * The PBX restarts with other phones: `extensions` replace its phones, every call ends
+   * without an event and every client connection closes. A session reconnects, and its
+   * resync removes the phones that are gone (`device_removed`).
+   */
+  restart(extensions: Array<string>): void
   /** Closes every client connection at once (a PBX restart). */
   dropConnections(): void
   /** Every connection goes silent for `ms` (a hung PBX). */

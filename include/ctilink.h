@@ -205,6 +205,12 @@ enum ctilink_event_type
   CTILINK_EVENT_TYPE_DO_NOT_DISTURB = 32,
   CTILINK_EVENT_TYPE_FORWARDING = 33,
   CTILINK_EVENT_TYPE_USER_EVENT = 34,
+  /**
+   * The PBX no longer has the device (`ctilink_event_device`): a resync found it in none
+   * of the PBX's lists (a restart or reload with other extensions). Sent before
+   * `RESYNCED`; forget the device. A device id the PBX brings back later is new.
+   */
+  CTILINK_EVENT_TYPE_DEVICE_REMOVED = 35,
   CTILINK_EVENT_TYPE_RESYNCED = 40,
   CTILINK_EVENT_TYPE_LINK_UP = 41,
   CTILINK_EVENT_TYPE_LINK_DOWN = 42,

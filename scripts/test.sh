@@ -38,6 +38,11 @@ trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}" "${distlog:-}" "${winlog:-}"' EXI
 cargo test --workspace -- --skip windows_ 2>&1 | tee "$log"
 passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$log")
 failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$log")
+# The adversarial suite (gateway/tests/adversarial: every attack of the hardening probe) ran
+# with the rest; its own line too.
+adversarial=$(awk '/Running tests\/adversarial\/main.rs/ {on = 1; next}
+  on && /^test result:/ {p += $4; f += $6; on = 0}
+  END {printf "adversarial: %d passed, %d failed", p, f}' "$log")
 
 echo "== windows: ctilink.dll and the TSP built for Windows, the provider driven under Wine"
 winlog="$(mktemp)"
@@ -72,6 +77,7 @@ cargo bench -p ctilink-gateway --bench fanout -- --test
 
 echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"
+echo "$adversarial"
 echo "$python_summary"
 echo "$node_summary"
 echo "$windows_summary"

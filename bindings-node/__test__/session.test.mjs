@@ -304,6 +304,37 @@ test('link events: the link drops, comes back and the model is resynced', async 
   await session.setDoNotDisturb('100', true)
 })
 
+test('a PBX restarted with other phones: the ones gone are device_removed, then resynced', async (t) => {
+  const { sim, session } = await office(t)
+  const w = new Watch(session)
+  const devices = new Watch(session, 'device')
+  // Renumbered: 105-109 stay, 110-114 are new, 100-104 are gone.
+  const phones = Array.from({ length: 10 }, (_, i) => String(105 + i))
+  sim.restart(phones)
+  const rs = await w.until('resynced', (e) => e.event === 'resynced', 10_000)
+  const removed = w.seen.filter((e) => e.event === 'device_removed')
+  assert.deepEqual(removed[0], { event: 'device_removed', device: '100' })
+  assert.deepEqual(
+    removed.map((e) => e.device),
+    ['100', '101', '102', '103', '104'],
+  )
+  for (const e of removed) assert.ok(rs.devicesChanged.includes(e.device), JSON.stringify(rs))
+  // A device event: the 'device' listeners get it too.
+  assert.deepEqual(
+    devices.seen.filter((e) => e.event === 'device_removed'),
+    removed,
+  )
+  assert.deepEqual(
+    session
+      .snapshot()
+      .devices.map((d) => d.id)
+      .sort(),
+    phones,
+  )
+  assert.equal(session.device('100'), null)
+  assert.throws(() => sim.restart([]), { code: 'ERR_INVALID_ARGUMENT' })
+})
+
 test('a consumer that falls behind gets lagged and continues with the newest', async (t) => {
   const { sim, session } = await office(t, { session: { eventQueue: 16 } })
   const it = session.events()

@@ -20,7 +20,14 @@ export async function typed(): Promise<void> {
   session.on('device', (ev) => {
     // @ts-expect-error device events carry no call
     void ev.call
+    if (ev.event === 'device_removed') {
+      const gone: string = ev.device
+      void gone
+    }
   })
+  sim.restart(['100', '102'])
+  // @ts-expect-error extensions are strings
+  sim.restart([100])
   // @ts-expect-error no such event
   session.on('ringing', () => {})
 

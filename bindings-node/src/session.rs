@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::Poll;
 use std::time::Duration;
 
+use ctilink::fanout::Weigh;
 use ctilink::{Event, EventStream, ForwardKind, LinkStatus, Session};
 use futures_core::Stream;
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -26,6 +27,9 @@ use crate::stream::NativeEventStream;
 /// Most events handed to JavaScript in one call. A batch costs one wake-up of the JS
 /// thread and one `JSON.parse`; the bound keeps one call from holding the JS thread long.
 pub(crate) const MAX_BATCH: usize = 512;
+/// ... and at most this many bytes of events (one always goes): a batch of big dialplan
+/// `UserEvent`s is bounded as the core's queues are, in bytes.
+pub(crate) const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 /// The JavaScript function that takes a batch of events (a JSON array). Not
 /// callee-handled: it gets the batch alone, not an error-first pair. (Spelled out in
@@ -279,10 +283,14 @@ async fn deliver(mut stream: EventStream, callback: BatchCallback, mut stop: wat
 /// Moves the events that are ready now (up to `max` in `batch`) without waiting; true
 /// when the stream ended.
 pub(crate) async fn drain_ready(stream: &mut EventStream, batch: &mut Vec<Event>, max: usize) -> bool {
+    let mut bytes: usize = batch.iter().map(Weigh::weight).sum();
     std::future::poll_fn(|cx| {
-        while batch.len() < max {
+        while batch.len() < max && bytes < MAX_BATCH_BYTES {
             match Pin::new(&mut *stream).poll_next(cx) {
-                Poll::Ready(Some(ev)) => batch.push(ev),
+                Poll::Ready(Some(ev)) => {
+                    bytes += ev.weight();
+                    batch.push(ev);
+                }
                 Poll::Ready(None) => return Poll::Ready(true),
                 Poll::Pending => return Poll::Ready(false),
             }

@@ -131,6 +131,9 @@ fn ms(v: u32) -> Duration {
     Duration::from_millis(u64::from(v))
 }
 
+/// More phones than this in a restart is a mistake, not an office.
+const MAX_EXTENSIONS: usize = 100_000;
+
 fn sim_err(e: SimError) -> napi::Error {
     let code = match &e {
         SimError::UnknownExtension(_) => "ERR_SIM_UNKNOWN_EXTENSION",
@@ -315,6 +318,18 @@ impl NativeSimulator {
             }
             None => 0,
         }
+    }
+
+    /// The PBX restarts with other phones: `extensions` replace its phones, every call ends
+    /// without an event and every client connection closes. A session reconnects, and its
+    /// resync removes the phones that are gone (`device_removed`).
+    #[napi(catch_unwind)]
+    pub fn restart(&self, extensions: Vec<String>) -> napi::Result<()> {
+        if extensions.is_empty() || extensions.len() > MAX_EXTENSIONS {
+            let msg = format!("between 1 and {MAX_EXTENSIONS} extensions, not {}", extensions.len());
+            return Err(coded("ERR_INVALID_ARGUMENT", &msg));
+        }
+        self.handle.restart(extensions).map_err(sim_err)
     }
 
     /// Closes every client connection at once (a PBX restart).

@@ -195,6 +195,9 @@ event_classes! {
     }
     /// A device's state changed.
     DeviceState = DeviceState ["device", "state", "previous"] { state: state, previous: previous }
+    /// The PBX no longer has `device`: a resync found it in none of the PBX's lists (a
+    /// restart or reload with other extensions). Comes before `Resynced`; forget the device.
+    DeviceRemoved = DeviceRemoved ["device"] {}
     /// A device's presence changed.
     Presence = Presence ["device", "presence", "subtype", "message"] {
         presence: presence, subtype: subtype, message: message

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use tokio::sync::Mutex;
 
 use ctilink::ami::ReconnectPolicy;
+use ctilink::fanout::Weigh;
 use ctilink::{AstDbConvention, PhoneControl, Session, SessionOptions, Transport};
 
 use crate::convert::{forward_kind, PyCall, PyDevice, PySnapshot, ToPy};
@@ -24,8 +25,12 @@ use crate::wait::{block_on, seconds, Op, Out};
 /// never holds more, so the session's own bound (`event_queue`, and `Lagged` beyond it)
 /// stays the only one that matters.
 const BATCH: usize = 256;
+/// ... and at most this many bytes of events (one always fits): big dialplan `UserEvent`s
+/// are bounded here as in the core's queues, in bytes.
+const BATCH_BYTES: usize = 1024 * 1024;
 
-/// Upper bound of `event_queue`: each stream's queue is allocated up front.
+/// Upper bound of `event_queue` (events; the queue is bounded in bytes as well, by the
+/// session's `event_queue_bytes`).
 const MAX_EVENT_QUEUE: usize = 1 << 20;
 
 /// A connected session (clones of the core session share one link).
@@ -306,10 +311,14 @@ impl StreamState {
     /// Moves the events that are already queued into the buffer, without waiting.
     fn fill_now(&mut self) {
         let mut cx = Context::from_waker(Waker::noop());
-        while self.buf.len() < BATCH && !self.ended {
+        let mut bytes: usize = self.buf.iter().map(Weigh::weight).sum();
+        while self.buf.len() < BATCH && bytes < BATCH_BYTES && !self.ended {
             let next = pin!(self.stream.next());
             match next.poll(&mut cx) {
-                Poll::Ready(Some(ev)) => self.buf.push_back(ev),
+                Poll::Ready(Some(ev)) => {
+                    bytes += ev.weight();
+                    self.buf.push_back(ev);
+                }
                 Poll::Ready(None) => self.ended = true,
                 Poll::Pending => break,
             }

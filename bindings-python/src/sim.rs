@@ -263,6 +263,15 @@ impl PySimulator {
         self.with(py, |h| h.send_raw(data))
     }
 
+    /// The PBX restarts with other phones: `extensions` (a list or a spec such as
+    /// `"150-249"`) replace its phones, every call ends without an event and every client
+    /// connection closes. A session reconnects, and its resync removes the phones that are
+    /// gone (`DeviceRemoved`).
+    fn restart(&self, py: Python<'_>, extensions: &Bound<'_, PyAny>) -> PyResult<()> {
+        let list = self::extensions(extensions)?;
+        self.with(py, |h| h.restart(list))?.map_err(|e| errors::error(py, "SimulatorError", e.to_string()))
+    }
+
     /// Closes every client connection at once (a PBX restart, a network cut).
     fn drop_connections(&self, py: Python<'_>) -> PyResult<()> {
         self.with(py, |h| h.drop_connections())

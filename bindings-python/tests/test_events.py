@@ -29,6 +29,7 @@ CLASS_OF_KIND = {
     EventKind.CONNECTION_CLEARED: events.ConnectionCleared,
     EventKind.CALL_CLEARED: events.CallCleared,
     EventKind.DEVICE_STATE: events.DeviceState,
+    EventKind.DEVICE_REMOVED: events.DeviceRemoved,
     EventKind.PRESENCE: events.Presence,
     EventKind.DO_NOT_DISTURB: events.DoNotDisturb,
     EventKind.FORWARDING: events.Forwarding,
@@ -170,12 +171,15 @@ def test_every_event_kind_arrives_as_its_class(sim, connect):
     sim.emit_user_event("Hello", [("Seq", "1"), ("Who", "py")])
     ev = c.until("user event", lambda e: isinstance(e, events.UserEvent) and e.name == "Hello")
     assert ("Who", "py") in ev.fields
-    # The link drops and comes back: link_down, link_up, then resynced.
-    sim.drop_connections()
+    # The PBX restarts without phone 109: link_down, link_up, 109's device_removed, then
+    # resynced.
+    sim.restart("100-108")
     ev = c.until("link down", lambda e: isinstance(e, events.LinkDown))
     assert ev.reason
     ev = c.until("link up", lambda e: isinstance(e, events.LinkUp), timeout=15)
     assert ev.reconnected is True
+    ev = c.until("device removed", lambda e: isinstance(e, events.DeviceRemoved), timeout=15)
+    assert ev.device == "109"
     c.until("resynced", lambda e: isinstance(e, events.Resynced), timeout=15)
     # A consumer that falls behind its queue gets `lagged`.
     small = connect(sim.session_url, event_queue=4)
@@ -188,6 +192,24 @@ def test_every_event_kind_arrives_as_its_class(sim, connect):
     assert not missing, f"never saw {sorted(k.value for k in missing)}"
     for ev in seen:
         check_against_json(ev)
+
+
+def test_a_pbx_restarted_with_other_phones_drops_the_ones_gone(sim, connect):
+    c = connect(sim.session_url, reconnect=True)
+    assert sorted(d.id for d in c.session.snapshot().devices) == [str(n) for n in range(100, 110)]
+    # Renumbered: 105-109 stay, 110-114 are new, 100-104 are gone.
+    sim.restart("105-114")
+    done = c.until("resynced", lambda e: isinstance(e, events.Resynced), timeout=15)
+    removed = [e.device for e in c.seen if isinstance(e, events.DeviceRemoved)]
+    assert removed == ["100", "101", "102", "103", "104"]
+    assert set(removed) <= set(done.devices_changed)
+    assert repr(next(e for e in c.seen if isinstance(e, events.DeviceRemoved))) == "DeviceRemoved(device='100')"
+    assert sorted(d.id for d in c.session.snapshot().devices) == [str(n) for n in range(105, 115)]
+    assert c.session.device("100") is None
+    for ev in c.seen:
+        check_against_json(ev)
+    with pytest.raises(ValueError):
+        sim.restart([])
 
 
 def test_events_are_immutable_values(sim, connect):

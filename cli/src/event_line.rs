@@ -70,6 +70,9 @@ pub(crate) fn event_line(ev: &Event) -> String {
         Event::DeviceState { device, state, previous } => {
             f.kv("device", device).kv("state", snake(state)).kv("previous", snake(previous));
         }
+        Event::DeviceRemoved { device } => {
+            f.kv("device", device);
+        }
         Event::Presence { device, presence, subtype, message } => {
             f.kv("device", device).kv("presence", quoted(presence));
             f.nonempty("subtype", subtype).nonempty("message", message);
@@ -271,6 +274,8 @@ mod tests {
             merged_into: Some(CallId::new("2.2")),
         };
         assert_eq!(event_line(&ev), "call_cleared       call=1.1 answered=false merged_into=2.2");
+        let ev = Event::DeviceRemoved { device: DeviceId::new("149") };
+        assert_eq!(event_line(&ev), "device_removed     device=149");
         let ev = Event::LinkDown { reason: "connection reset".to_owned() };
         assert_eq!(event_line(&ev), "link_down          reason=\"connection reset\"");
     }

@@ -25,6 +25,9 @@ pub(crate) async fn run(args: GatewayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for w in config.warnings() {
+        eprintln!("ctilink gateway: warning: {w}");
+    }
     if args.check {
         println!("{}: ok ({} tokens)", args.config.display(), config.tokens.len());
         return ExitCode::SUCCESS;

@@ -16,7 +16,8 @@ use crate::model::{CallId, DeviceId};
 #[non_exhaustive]
 pub enum Command {
     /// Click-to-dial: ring `from`, and when it answers, call `to`. `id` is the id the new
-    /// call gets; the link picks one ([`CallId::generate`]) when it is `None`. A host that
+    /// call gets (it starts with [`CallId::RESERVED_PREFIX`]); the link picks one
+    /// ([`CallId::generate`]) when it is `None`. A host that
     /// must hold the call's id before the command completes (a TAPI provider's
     /// `lineMakeCall`) passes its own.
     MakeCall {
@@ -192,10 +193,19 @@ fn call(c: &CallId) -> Result<()> {
 }
 
 /// An id for a new call: it becomes the PBX channel's Uniqueid, so only characters that
-/// every Asterisk version keeps as they are.
+/// every Asterisk version keeps as they are, and it starts with
+/// [`CallId::RESERVED_PREFIX`], which the PBX's own ids (`[SYSTEMNAME-]seconds.sequence`)
+/// never do: a caller cannot name a call after a channel the PBX made, now or later. The
+/// link also refuses an id that any live channel or call holds.
 fn new_call_id(c: &CallId) -> Result<()> {
     call(c)?;
     let s = c.as_str();
+    if !s.starts_with(CallId::RESERVED_PREFIX) || s.len() == CallId::RESERVED_PREFIX.len() {
+        return Err(Error::InvalidArgument(format!(
+            "a new call id must start with {:?} (ids without it are the PBX's)",
+            CallId::RESERVED_PREFIX
+        )));
+    }
     if s.len() > 64 {
         return Err(Error::InvalidArgument("a new call id is at most 64 bytes".into()));
     }
@@ -242,6 +252,13 @@ mod tests {
         assert!(matches!(make_call("100", "2\r\nAction: Hangup").validate(), Err(Error::InvalidArgument(_))));
         assert!(matches!(make_call("100", &"1".repeat(200)).validate(), Err(Error::InvalidArgument(_))));
         let dtmf = |d: &str| Command::SendDtmf { call: "c".into(), device: "100".into(), digits: d.into() };
+        let with_id =
+            |id: &str| Command::MakeCall { from: "100".into(), to: "200".into(), id: Some(id.into()) };
+        assert!(with_id("ctilink-crm-4711").validate().is_ok());
+        assert!(with_id(CallId::generate().as_str()).validate().is_ok());
+        for pbx_shaped in ["1795692635.17", "refpbx22-1795692635.17", "crm-4711", "ctilink"] {
+            assert!(matches!(with_id(pbx_shaped).validate(), Err(Error::InvalidArgument(_))), "{pbx_shaped}");
+        }
         assert!(dtmf("123*#ABCD").validate().is_ok());
         assert!(matches!(dtmf("12E").validate(), Err(Error::InvalidArgument(_))));
         assert!(matches!(dtmf("").validate(), Err(Error::InvalidArgument(_))));

@@ -9,6 +9,7 @@
 pub mod ami;
 pub mod command;
 pub mod error;
+pub mod fanout;
 pub mod link;
 pub mod model;
 pub mod secret;

@@ -771,6 +771,12 @@ static void on_event(void *userdata, const ctilink_event *ev) {
     case CTILINK_EVENT_TYPE_RESYNCED:
         set_service(c, true);
         break;
+    case CTILINK_EVENT_TYPE_DEVICE_REMOVED:
+        /* The PBX no longer has the device (restarted with other extensions). TAPI's answer
+         * would be LINE_REMOVE, but the lines are a table fixed at connect whose indexes are
+         * the line handles: removing one is not done yet. The line stays, with no calls
+         * (the resync cleared them), until the provider is restarted. */
+        break;
     case CTILINK_EVENT_TYPE_FORWARDING: {
         int l = find_line(c, ctilink_event_device(ev));
         if (l >= 0 && c->lines[l].open && (c->lines[l].address_states & TSP_LINEADDRESSSTATE_FORWARD))

@@ -35,6 +35,10 @@ pub enum ctilink_event_type {
     DoNotDisturb = 32,
     Forwarding = 33,
     UserEvent = 34,
+    /// The PBX no longer has the device (`ctilink_event_device`): a resync found it in none
+    /// of the PBX's lists (a restart or reload with other extensions). Sent before
+    /// `RESYNCED`; forget the device. A device id the PBX brings back later is new.
+    DeviceRemoved = 35,
     Resynced = 40,
     LinkUp = 41,
     LinkDown = 42,
@@ -66,6 +70,7 @@ impl ctilink_event_type {
             Event::DoNotDisturb { .. } => T::DoNotDisturb,
             Event::Forwarding { .. } => T::Forwarding,
             Event::UserEvent { .. } => T::UserEvent,
+            Event::DeviceRemoved { .. } => T::DeviceRemoved,
             Event::Resynced { .. } => T::Resynced,
             Event::LinkUp { .. } => T::LinkUp,
             Event::LinkDown { .. } => T::LinkDown,

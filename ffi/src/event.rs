@@ -513,4 +513,21 @@ mod tests {
         let ev = left(false);
         assert_eq!(ev.line_call_state("100").map(|s| s.0), Some(tapi::LINECALLSTATE_DISCONNECTED));
     }
+
+    #[test]
+    fn a_removed_device_is_its_own_type_with_its_device() {
+        let ev = ctilink_event::new(Delivery::Event {
+            event: Event::DeviceRemoved { device: DeviceId::new("149") },
+            calling_device: None,
+            transferred_away: false,
+        });
+        let ptr: *const ctilink_event = &*ev;
+        let t = ctilink_event_get_type(ptr);
+        assert_eq!(t, ctilink_event_type::DeviceRemoved);
+        assert_eq!(t as u32, 35, "a value C hosts compiled against: fixed forever");
+        let dev = ctilink_event_device(ptr);
+        // SAFETY: the text lives in `ev`, which outlives this read.
+        let text = unsafe { std::slice::from_raw_parts(dev.data.cast::<u8>(), dev.len) };
+        assert_eq!(text, b"149");
+    }
 }

@@ -297,7 +297,7 @@ pub extern "C" fn ctilink_session_connect(
             }
         };
         let monitor = o.monitor.clone();
-        let queue = HostQueue::new(o.event_queue);
+        let queue = HostQueue::new(o.event_queue, o.event_queue_bytes);
         let session = match runtime.block_on(Session::connect_with(o)) {
             Ok(s) => s,
             Err(e) => {

@@ -40,6 +40,47 @@ pub struct Listen {
     pub diagnostics: Option<SocketAddr>,
 }
 
+/// The diagnostics server (`[listen] diagnostics` is its address): the names it answers
+/// to and what one connection may hold. It lists every client's identity and address, so
+/// a page of another site must not read it (DNS rebinding), and connections that send
+/// nothing useful must not starve the gateway of file descriptors.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Diagnostics {
+    /// `Host` names (or addresses) a request must name, each with any port (`localhost`)
+    /// or one port (`diag.example.org:443`); IPv6 in brackets. Others get 421: a web page
+    /// whose name was made to resolve to this machine (DNS rebinding) cannot read the
+    /// clients. Add the name a reverse proxy or an administrator uses; default the
+    /// loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Time for a request's head (line and headers) from its first byte; a connection
+    /// still sending it then is closed (half-sent or trickled requests).
+    #[serde(rename = "header_timeout_ms", with = "millis")]
+    pub header_timeout: Duration,
+    /// A connection with no request in progress (new, or kept alive after a response),
+    /// or whose response nobody reads, is closed after this long.
+    #[serde(rename = "idle_timeout_ms", with = "millis")]
+    pub idle_timeout: Duration,
+    /// Connections open at once. At the limit, the oldest one without a request in
+    /// progress is closed to admit the new one: the administrator's page still loads.
+    pub max_connections: usize,
+}
+
+/// The most `[diagnostics] max_connections` may be: each is a file descriptor and up to
+/// two buffers of 64 KiB, and the choice of which to close scans them.
+pub const MAX_DIAGNOSTICS_CONNECTIONS: usize = 4096;
+
+impl Default for Diagnostics {
+    fn default() -> Self {
+        Diagnostics {
+            allowed_hosts: ["localhost", "127.0.0.1", "[::1]"].map(String::from).to_vec(),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 64,
+        }
+    }
+}
+
 /// Certificate and key for the TLS listeners, as PEM files.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,12 +93,22 @@ pub struct TlsFiles {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientLimits {
-    /// Messages queued for one client before the slow-client policy applies.
+    /// Events queued for one client before the slow-client policy applies.
     pub queue: usize,
+    /// Bytes of events queued for one client before the slow-client policy applies (a
+    /// snapshot is held apart: at most one waits per client).
+    pub queue_bytes: usize,
     /// The longest message a client may send, in bytes.
     pub max_line: usize,
-    /// Clients connected at once; more are refused with `bye`.
+    /// Authenticated clients at once; a `hello` beyond it is refused with `bye`.
     pub max_clients: usize,
+    /// Connections that have not authenticated yet (in the TLS or WebSocket handshake,
+    /// or before `hello`), in all. At the limit, the oldest of them is closed to admit a
+    /// new one: a client that says `hello` promptly always gets in.
+    pub max_unauthenticated: usize,
+    /// The same, per source address (an IPv6 /64 counts as one address). At the limit,
+    /// that address's oldest is closed: one address cannot push out anyone else's.
+    pub max_unauthenticated_per_address: usize,
     pub slow_client: SlowClientPolicy,
     /// Time allowed for the TLS or WebSocket handshake, and then for `hello`.
     #[serde(rename = "hello_timeout_ms", with = "millis")]
@@ -73,12 +124,22 @@ pub struct ClientLimits {
     pub max_commands: usize,
 }
 
+impl ClientLimits {
+    /// How one client's stream of events is bounded.
+    pub fn stream(&self) -> crate::queue::StreamLimits {
+        crate::queue::StreamLimits { messages: self.queue, bytes: self.queue_bytes }
+    }
+}
+
 impl Default for ClientLimits {
     fn default() -> Self {
         ClientLimits {
             queue: 1024,
+            queue_bytes: 1024 * 1024,
             max_line: ctilink::wire::DEFAULT_MAX_LINE,
             max_clients: 5000,
+            max_unauthenticated: 512,
+            max_unauthenticated_per_address: 32,
             slow_client: SlowClientPolicy::Resync,
             hello_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(120),
@@ -142,6 +203,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     #[serde(default)]
     pub clients: ClientLimits,
+    #[serde(default)]
+    pub diagnostics: Diagnostics,
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenConfig>,
 }
@@ -163,6 +226,7 @@ impl Config {
             listen: Listen::default(),
             tls: None,
             clients: ClientLimits::default(),
+            diagnostics: Diagnostics::default(),
             tokens: Vec::new(),
         }
     }
@@ -211,11 +275,40 @@ impl Config {
             return Err(ConfigError("[pbx] needs url or url_env".into()));
         }
         let c = &self.clients;
-        if c.queue == 0 || c.max_line < 256 || c.max_clients == 0 || c.max_commands == 0 {
+        if c.queue == 0
+            || c.max_line < 256
+            || c.queue_bytes < c.max_line
+            || c.max_clients == 0
+            || c.max_commands == 0
+            || c.max_unauthenticated == 0
+            || c.max_unauthenticated_per_address == 0
+        {
             return Err(ConfigError(
-                "[clients] queue, max_clients and max_commands must be positive, max_line at least 256"
+                "[clients] queue, max_clients, max_unauthenticated, max_unauthenticated_per_address and \
+                 max_commands must be positive, max_line at least 256, queue_bytes at least max_line"
                     .into(),
             ));
+        }
+        let d = &self.diagnostics;
+        if d.allowed_hosts.is_empty() {
+            return Err(ConfigError(
+                "[diagnostics] allowed_hosts is empty: no browser could load the page".into(),
+            ));
+        }
+        if let Some(h) = d.allowed_hosts.iter().find(|h| crate::diag::HostName::parse(h).is_none()) {
+            return Err(ConfigError(format!(
+                "[diagnostics] allowed_hosts: {h:?} is not a host name or address with an optional port"
+            )));
+        }
+        if d.header_timeout.is_zero()
+            || d.idle_timeout.is_zero()
+            || d.max_connections == 0
+            || d.max_connections > MAX_DIAGNOSTICS_CONNECTIONS
+        {
+            return Err(ConfigError(format!(
+                "[diagnostics] header_timeout_ms and idle_timeout_ms must be positive, max_connections \
+                 1 to {MAX_DIAGNOSTICS_CONNECTIONS}"
+            )));
         }
         if self.tokens.is_empty() {
             return Err(ConfigError("no [[token]]: no client could connect".into()));
@@ -254,6 +347,23 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// What is allowed but probably a mistake: a plaintext listener (`tcp`, `ws`) on an
+    /// address other machines reach carries every token in clear. `gateway --check`
+    /// prints these, and the gateway logs them when it starts.
+    pub fn warnings(&self) -> Vec<String> {
+        let l = &self.listen;
+        let mut out = Vec::new();
+        for (what, addr, instead) in [("tcp", l.tcp, "tls"), ("ws", l.ws, "wss")] {
+            if let Some(a) = addr.filter(|a| !a.ip().is_loopback()) {
+                out.push(format!(
+                    "[listen] {what} = \"{a}\" is reachable from the network without TLS: tokens cross it \
+                     in clear (use {instead} with [tls], or a loopback address behind a TLS proxy)"
+                ));
+            }
+        }
+        out
     }
 
     /// The diagnostics address.
@@ -328,6 +438,20 @@ mod tests {
     }
 
     #[test]
+    fn plaintext_listeners_on_the_network_are_warned_about() {
+        let c = Config::from_toml(GOOD).expect("valid");
+        assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        let c = Config::from_toml(&GOOD.replace("127.0.0.1:7070", "0.0.0.0:7070")).expect("valid");
+        assert_eq!(c.warnings().len(), 1);
+        assert!(c.warnings()[0].contains("[listen] tcp = \"0.0.0.0:7070\""), "{:?}", c.warnings());
+        let c = Config::from_toml(&GOOD.replace("tcp = \"127.0.0.1:7070\"", "ws = \"[::]:7080\""))
+            .expect("valid");
+        assert!(c.warnings()[0].contains("without TLS"), "{:?}", c.warnings());
+        let example = Config::from_toml(include_str!("../../examples/gateway/gateway.toml")).expect("valid");
+        assert!(example.warnings().is_empty(), "the example is safe as it is: {:?}", example.warnings());
+    }
+
+    #[test]
     fn errors_name_the_problem_and_never_a_token() {
         let cases = [
             GOOD.replace("tcp = ", "nothing = "),
@@ -344,6 +468,55 @@ mod tests {
         for text in cases {
             let e = Config::from_toml(&text).expect_err(&text).to_string();
             assert!(!e.contains("desk-100-token") && !e.contains("amisecret"), "{e}");
+        }
+    }
+    #[test]
+    fn the_diagnostics_table_parses_with_defaults_and_is_checked() {
+        let d = Config::from_toml(GOOD).expect("valid").diagnostics;
+        assert_eq!(d.allowed_hosts, ["localhost", "127.0.0.1", "[::1]"]);
+        assert_eq!((d.header_timeout, d.idle_timeout), (Duration::from_secs(10), Duration::from_secs(60)));
+        assert_eq!(d.max_connections, 64);
+        let table = "\n[diagnostics]\nallowed_hosts = [\"localhost\", \"diag.example.org:443\", \"[::1]\"]\n\
+                     header_timeout_ms = 2500\nidle_timeout_ms = 30000\nmax_connections = 16\n";
+        let d = Config::from_toml(&format!("{GOOD}{table}")).expect("valid").diagnostics;
+        assert_eq!(d.allowed_hosts, ["localhost", "diag.example.org:443", "[::1]"]);
+        assert_eq!(
+            (d.header_timeout, d.idle_timeout),
+            (Duration::from_millis(2500), Duration::from_secs(30))
+        );
+        assert_eq!(d.max_connections, 16);
+        // The example's commented block, uncommented, is valid and says the defaults.
+        let example = include_str!("../../examples/gateway/gateway.toml");
+        let block: String = example
+            .lines()
+            .skip_while(|l| *l != "# [diagnostics]")
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        assert!(block.starts_with("[diagnostics]\n") && block.lines().count() == 5, "{block}");
+        let d = Config::from_toml(&format!("{GOOD}\n{block}")).expect("the example's block").diagnostics;
+        let default = Diagnostics::default();
+        assert_eq!(d.allowed_hosts, default.allowed_hosts);
+        assert_eq!((d.header_timeout, d.idle_timeout), (default.header_timeout, default.idle_timeout));
+        assert_eq!(d.max_connections, default.max_connections);
+        for bad in [
+            "allowed_hosts = []",
+            "allowed_hosts = [\"\"]",
+            "allowed_hosts = [\"http://localhost\"]",
+            "allowed_hosts = [\"local host\"]",
+            "allowed_hosts = [\"localhost:\"]",
+            "allowed_hosts = [\"localhost:99999\"]",
+            "allowed_hosts = [\"::1\"]",
+            "allowed_hosts = [\"[::g]\"]",
+            "header_timeout_ms = 0",
+            "idle_timeout_ms = 0",
+            "max_connections = 0",
+            "max_connections = 100000",
+            "max_conections = 8",
+        ] {
+            let text = format!("{GOOD}\n[diagnostics]\n{bad}\n");
+            let e = Config::from_toml(&text).expect_err(bad).to_string();
+            assert!(e.contains("diagnostics") || e.contains("unknown field"), "{bad}: {e}");
         }
     }
 }

@@ -2,6 +2,10 @@
 //! JSON, Prometheus metrics and a health check. Bound to 127.0.0.1 unless configured: it
 //! lists every client's address and identity, and has no authentication of its own (put
 //! a reverse proxy with authentication in front to expose it).
+//! It answers only to the `Host` names of `[diagnostics] allowed_hosts` (a page of another
+//! site must not read it through DNS rebinding), and bounds its connections in time and
+//! number (`diag/server.rs`: a flood of half-sent requests must not use up the gateway's file
+//! descriptors).
 //!
 //! - `/`: HTML that refreshes itself from the two JSON endpoints every 2 s;
 //! - `/api/clients`: `{"clients": [...], "closed": [...]}`, one object per connection
@@ -24,6 +28,9 @@ use serde::Serialize;
 use crate::registry::ClientReport;
 use crate::time::rfc3339;
 use crate::Shared;
+
+mod server;
+pub(crate) use server::{serve, HostName};
 
 const PAGE: &str = include_str!("page.html");
 
@@ -239,6 +246,61 @@ fn render_metrics(gw: &Shared) -> String {
         "counter",
         "Times the PBX link was lost.",
         &[("", link.link_downs as f64)],
+    );
+    metric(
+        "clients_unauthenticated",
+        "gauge",
+        "Connections not yet past hello (their own budget, apart from max_clients).",
+        &[("", gw.admission.unauthenticated() as f64)],
+    );
+    metric(
+        "unauthenticated_evicted_total",
+        "counter",
+        "Connections without hello closed to make room for newer ones.",
+        &[("", get(&m.unauthenticated_evicted))],
+    );
+    metric(
+        "unauthenticated_refused_total",
+        "counter",
+        "Connections refused: every connection without hello was within its grace.",
+        &[("", get(&m.unauthenticated_refused))],
+    );
+    metric(
+        "hellos_throttled_total",
+        "counter",
+        "Hellos that waited because their address had failed before.",
+        &[("", get(&m.hellos_throttled))],
+    );
+    metric(
+        "hello_throttle_seconds_total",
+        "counter",
+        "Time those hellos waited, in all.",
+        &[("", get(&m.hello_throttle_ms) / 1000.0)],
+    );
+    metric(
+        "snapshots_coalesced_total",
+        "counter",
+        "Snapshot requests answered by the snapshot already waiting for the client.",
+        &[("", get(&m.snapshots_coalesced))],
+    );
+    let queued_bytes: usize = open.iter().map(|c| c.queue.bytes()).sum();
+    metric("client_queue_bytes", "gauge", "Bytes queued for all clients.", &[("", queued_bytes as f64)]);
+    metric(
+        "diagnostics_connections",
+        "gauge",
+        "Connections open to this diagnostics server.",
+        &[("", get(&m.diagnostics_connections))],
+    );
+    metric(
+        "diagnostics_refused_total",
+        "counter",
+        "Diagnostics requests refused for their Host (421), connections closed to make room at \
+         max_connections, or by the header or idle timeout.",
+        &[
+            ("{reason=\"host\"}", get(&m.diagnostics_refused_host)),
+            ("{reason=\"cap\"}", get(&m.diagnostics_refused_cap)),
+            ("{reason=\"timeout\"}", get(&m.diagnostics_timeouts)),
+        ],
     );
     metric("devices", "gauge", "Devices in the model.", &[("", link.devices as f64)]);
     metric("calls", "gauge", "Calls in the model.", &[("", link.calls as f64)]);

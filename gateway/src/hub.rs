@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::acl::{Access, Devices};
 use crate::config::SlowClientPolicy;
-use crate::queue::Full;
+use crate::queue::{Full, Requested, SnapshotBody};
 use crate::registry::{lock, Client, Metrics};
 
 /// Calls one client remembers as visible; beyond it, those no longer open are forgotten.
@@ -202,6 +202,16 @@ fn encode(msg: &ServerMessage) -> Bytes {
     wire::encode(msg)
 }
 
+/// A snapshot encoded once, its request id left open (the queue sets it).
+fn snapshot_body(snap: Snapshot) -> SnapshotBody {
+    let encoded = encode(&ServerMessage::snapshot(0, snap));
+    SnapshotBody::cut(&encoded).unwrap_or_else(|| {
+        // The wire encoding always starts with the type and the id; kept as a safe default.
+        tracing::error!("a snapshot message did not start with its id: sent as is");
+        SnapshotBody::whole(encoded)
+    })
+}
+
 impl Hub {
     pub fn new(snapshot: Snapshot, link_up: bool, policy: SlowClientPolicy, metrics: Arc<Metrics>) -> Self {
         Hub {
@@ -247,7 +257,7 @@ impl Hub {
         let id = client.id;
         let mut a = Attached { client, access, visible: HashSet::new(), ended: VecDeque::new() };
         let snap = a.snapshot(&st.mirror);
-        a.client.queue.push_stream(encode(&ServerMessage::snapshot(0, snap)))?;
+        a.client.queue.push_snapshot(0, snapshot_body(snap))?;
         st.attached.insert(id, a);
         st.index(id);
         Ok(())
@@ -262,16 +272,21 @@ impl Hub {
         lock(&self.state).attached.get(&id).is_some_and(|a| a.visible.contains(call))
     }
 
-    /// A snapshot a client asked for, in order with its events.
+    /// A snapshot a client asked for, in order with its events. One that waits in the
+    /// client's queue already answers it (see [`crate::queue`]): a client that asks again
+    /// and again without reading costs neither memory nor a walk of the model.
     pub fn snapshot_for(&self, id: u64, request: u64) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
+        let Some(a) = st.attached.get(&id) else { return };
+        match a.client.queue.request_snapshot(request) {
+            Requested::Build => {}
+            Requested::Coalesced => return Metrics::add(&self.metrics.snapshots_coalesced, 1),
+            Requested::Closed => return,
+        }
         let Some(snap) = st.snapshot_of(id) else { return };
         let Some(a) = st.attached.get(&id) else { return };
-        if let Err(Full::Stream) = a.client.queue.push_stream(encode(&ServerMessage::snapshot(request, snap)))
-        {
-            self.overflow(st, id, 0);
-        }
+        let _ = a.client.queue.push_snapshot(request, snapshot_body(snap));
     }
 
     /// Hands one upstream event to every client that may see it.
@@ -337,10 +352,10 @@ impl Hub {
         for id in ids {
             let Some(snap) = st.snapshot_of(id) else { continue };
             let Some(a) = st.attached.get(&id) else { continue };
-            let dropped = a.client.queue.replace_stream([
+            let dropped = a.client.queue.replace_stream(
                 encode(&ServerMessage::Event { event: Event::Lagged { missed } }),
-                encode(&ServerMessage::snapshot(0, snap)),
-            ]);
+                snapshot_body(snap),
+            );
             a.client.dropped(dropped);
             a.client.resynced();
         }
@@ -361,10 +376,10 @@ impl Hub {
             SlowClientPolicy::Resync => {
                 let Some(snap) = st.snapshot_of(id) else { return };
                 let behind = c.queue.depth() + pending;
-                let dropped = c.queue.replace_stream([
+                let dropped = c.queue.replace_stream(
                     encode(&ServerMessage::Event { event: Event::Lagged { missed: behind as u64 } }),
-                    encode(&ServerMessage::snapshot(0, snap)),
-                ]);
+                    snapshot_body(snap),
+                );
                 c.dropped(dropped + pending);
                 c.resynced();
                 Metrics::add(&self.metrics.dropped, (dropped + pending) as u64);
@@ -496,7 +511,7 @@ fn recipients(st: &mut State, ev: &Event, before: Option<&Call>) -> Vec<(u64, Pa
 }
 
 /// The hub's task: the upstream link's events into the hub until the link closes.
-pub async fn run(hub: Arc<Hub>, link: Arc<dyn Link>, mut rx: tokio::sync::broadcast::Receiver<Event>) {
+pub async fn run(hub: Arc<Hub>, link: Arc<dyn Link>, mut rx: ctilink::fanout::Receiver<Event>) {
     loop {
         match rx.recv().await {
             Ok(ev) => {

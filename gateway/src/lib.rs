@@ -18,6 +18,7 @@
 //! ```
 
 pub mod acl;
+pub mod admission;
 pub mod config;
 pub mod diag;
 pub mod hub;
@@ -46,6 +47,11 @@ pub use registry::{ClientReport, Transport as ClientTransport};
 /// Capacity of the upstream link's event queue for the fan-out: at 2,000 events per
 /// second, 30 s of events before the fan-out would count as lagging.
 const UPSTREAM_QUEUE: usize = 65_536;
+/// The same queue's bound in bytes (events and the strings they own): 64 MiB, about four
+/// times what 65,536 ordinary events weigh, so the count above is what applies to normal
+/// traffic; a PBX that sends `UserEvent`s near the 1 MiB message limit makes the fan-out
+/// lag (and resync its clients) past 64 MiB instead of holding 65,536 of them (64 GiB).
+const UPSTREAM_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// How long shutdown waits for clients to receive their `bye`.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
@@ -72,9 +78,18 @@ pub(crate) struct Shared {
     pub(crate) tokens: acl::Tokens,
     pub(crate) limits: ClientLimits,
     pub(crate) registry: registry::Registry,
+    pub(crate) admission: admission::Admission,
     pub(crate) metrics: Arc<registry::Metrics>,
     pub(crate) stopping: watch::Sender<bool>,
     pub(crate) started: SystemTime,
+}
+
+impl Shared {
+    /// A connection is gone: out of the registry (into its closed list) and its budget.
+    pub(crate) fn forget(&self, client: &registry::Client) {
+        self.admission.gone(client);
+        self.registry.remove(client);
+    }
 }
 
 /// The addresses the gateway listens on (the real ports when configured with port 0).
@@ -105,6 +120,9 @@ impl Gateway {
     /// every configured listener and starts serving.
     pub async fn start(config: Config) -> Result<Gateway, StartError> {
         config.check()?;
+        for w in config.warnings() {
+            tracing::warn!("{w}");
+        }
         let url = config.pbx_url()?;
         let options = SessionOptions::from_url(url.expose())?;
         let Transport::Ami(ami) = options.transport else {
@@ -134,7 +152,8 @@ impl Gateway {
         };
         let diag = bind("diagnostics", config.diagnostics_addr()).await?;
 
-        let link = Arc::new(AmiLink::connect(ami, options.control, UPSTREAM_QUEUE).await?);
+        let link =
+            Arc::new(AmiLink::connect(ami, options.control, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES).await?);
         tracing::info!("PBX link up: {}", link.client().config().redacted_url());
         let rx = link.subscribe();
         let metrics = Arc::new(registry::Metrics::default());
@@ -151,6 +170,11 @@ impl Gateway {
             tokens: acl::Tokens::new(&config.tokens),
             limits: config.clients.clone(),
             registry: registry::Registry::default(),
+            admission: admission::Admission::new(
+                config.clients.max_unauthenticated,
+                config.clients.max_unauthenticated_per_address,
+                config.clients.max_clients,
+            ),
             metrics,
             stopping,
             started: SystemTime::now(),
@@ -172,18 +196,7 @@ impl Gateway {
         }
         addrs.diagnostics = diag.local_addr().ok();
         tracing::info!("diagnostics on http://{:?}/", addrs.diagnostics);
-        let router = diag::router(shared.clone());
-        let mut stop = shared.stopping.subscribe();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(diag, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::warn!("diagnostics server stopped: {e}");
-            }
-        }));
+        tasks.push(tokio::spawn(diag::serve(shared.clone(), diag, config.diagnostics.clone())));
         Ok(Gateway { shared, addrs, tasks, hub_task })
     }
 

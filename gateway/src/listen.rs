@@ -2,8 +2,10 @@
 //! listener needs them (each within the hello timeout, so a client that stalls there
 //! holds nothing for long), register it, and hand it to the session.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -63,7 +65,7 @@ pub(crate) async fn accept_loop(
                 Err(e) => {
                     // Out of file descriptors and the like: back off briefly.
                     tracing::warn!("gateway accept failed on {}: {e}", kind.as_str());
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
@@ -77,17 +79,26 @@ async fn connection(
     kind: Transport,
     tls: Option<TlsAcceptor>,
 ) {
-    let client = Arc::new(Client::new(gw.registry.next_id(), peer, kind, gw.limits.queue));
-    if !gw.registry.add(client.clone(), gw.limits.max_clients) {
-        Metrics::add(&gw.metrics.refused_full, 1);
-        tracing::warn!("refused {peer}: {} clients connected already", gw.limits.max_clients);
-        if tls.is_none() && matches!(kind, Transport::Tcp) {
-            let bye = ctilink::wire::encode(&ctilink::wire::ServerMessage::Bye {
-                reason: "the gateway has as many clients as it takes".into(),
-            });
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), sock.write_all(&bye)).await;
+    let client = Arc::new(Client::new(gw.registry.next_id(), peer, kind, gw.limits.stream()));
+    gw.registry.add(client.clone());
+    let evicted = match gw.admission.admit(&client) {
+        Ok(evicted) => evicted,
+        Err(refused) => {
+            Metrics::add(&gw.metrics.unauthenticated_evicted, refused.evicted.len() as u64);
+            Metrics::add(&gw.metrics.unauthenticated_refused, 1);
+            tracing::info!("refused {peer}: too many connections without hello");
+            if tls.is_none() && kind == Transport::Tcp {
+                let bye = ctilink::wire::encode(&ctilink::wire::ServerMessage::Bye {
+                    reason: "too many connections are waiting for hello: try again".into(),
+                });
+                let _ = tokio::time::timeout(Duration::from_secs(1), sock.write_all(&bye)).await;
+            }
+            return gone(&gw, &client, "refused: too many connections without hello".into());
         }
-        return;
+    };
+    if !evicted.is_empty() {
+        Metrics::add(&gw.metrics.unauthenticated_evicted, evicted.len() as u64);
+        tracing::info!("{peer}: {} connection(s) without hello closed to make room", evicted.len());
     }
     Metrics::add(&gw.metrics.connections, 1);
     let wait = gw.limits.hello_timeout;
@@ -97,10 +108,10 @@ async fn connection(
     }
     let io: BoxIo = match tls {
         None => Box::new(sock),
-        Some(acceptor) => match tokio::time::timeout(wait, acceptor.accept(sock)).await {
-            Ok(Ok(s)) => Box::new(s),
-            Ok(Err(e)) => return gone(&gw, &client, format!("TLS handshake failed: {e}")),
-            Err(_) => return gone(&gw, &client, "TLS handshake timed out".into()),
+        Some(acceptor) => match before_hello(&client, wait, acceptor.accept(sock)).await {
+            Some(Ok(s)) => Box::new(s),
+            Some(Err(e)) => return gone(&gw, &client, format!("TLS handshake failed: {e}")),
+            None => return gone(&gw, &client, "TLS handshake timed out".into()),
         },
     };
     let (reader, writer) = match kind {
@@ -111,20 +122,29 @@ async fn connection(
                 check_path,
                 Some(io::ws_config(gw.limits.max_line)),
             );
-            match tokio::time::timeout(wait, handshake).await {
-                Ok(Ok(ws)) => io::ws(ws),
-                Ok(Err(e)) => return gone(&gw, &client, format!("WebSocket handshake failed: {e}")),
-                Err(_) => return gone(&gw, &client, "WebSocket handshake timed out".into()),
+            match before_hello(&client, wait, handshake).await {
+                Some(Ok(ws)) => io::ws(ws),
+                Some(Err(e)) => return gone(&gw, &client, format!("WebSocket handshake failed: {e}")),
+                None => return gone(&gw, &client, "WebSocket handshake timed out".into()),
             }
         }
     };
     session::serve(gw, client, reader, writer).await;
 }
 
+/// A handshake, within `wait` and unless the connection is pushed out meanwhile (then
+/// `None`; the reason is recorded already).
+async fn before_hello<T>(client: &Client, wait: Duration, step: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        r = tokio::time::timeout(wait, step) => r.ok(),
+        () = client.evict_now.notified() => None,
+    }
+}
+
 fn gone(gw: &Shared, client: &Client, reason: String) {
     tracing::debug!("client {} ({}): {reason}", client.id, client.addr);
     client.end(reason);
-    gw.registry.remove(client);
+    gw.forget(client);
 }
 
 /// Only `/ws` is a WebSocket; anything else is 404.

@@ -7,14 +7,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::queue::ClientQueue;
+use crate::queue::{ClientQueue, StreamLimits};
 use crate::time::rfc3339;
 
 /// Closed connections kept for the diagnostics.
@@ -80,10 +80,15 @@ pub struct Client {
     pub(crate) ending: Mutex<Option<String>>,
     /// Wakes the reader when the writer has stopped (the socket is done).
     pub(crate) writer_done: Notify,
+    /// Set, and the connection's task woken, when it must make room ([`crate::admission`]).
+    evicted: AtomicBool,
+    pub(crate) evict_now: Notify,
+    /// Past a good `hello`, holding a client slot.
+    authenticated: AtomicBool,
 }
 
 impl Client {
-    pub(crate) fn new(id: u64, addr: SocketAddr, transport: Transport, queue: usize) -> Self {
+    pub(crate) fn new(id: u64, addr: SocketAddr, transport: Transport, queue: StreamLimits) -> Self {
         Client {
             id,
             addr,
@@ -103,7 +108,35 @@ impl Client {
             commands_in_flight: AtomicUsize::new(0),
             ending: Mutex::new(None),
             writer_done: Notify::new(),
+            evicted: AtomicBool::new(false),
+            evict_now: Notify::new(),
+            authenticated: AtomicBool::new(false),
         }
+    }
+
+    /// Tells the connection's task to end (it is still before `hello`).
+    pub(crate) fn evict(&self, reason: &str) {
+        self.end(reason);
+        self.evicted.store(true, Ordering::Relaxed);
+        // A permit is stored if the task is not waiting yet: it ends at its next wait.
+        self.evict_now.notify_one();
+    }
+
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// How long ago it connected.
+    pub(crate) fn age(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    pub(crate) fn set_authenticated(&self) {
+        self.authenticated.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_authenticated(&self) -> bool {
+        self.authenticated.load(Ordering::Relaxed)
     }
 
     fn touch(&self) {
@@ -218,6 +251,25 @@ pub struct Metrics {
     pub write_timeouts: AtomicU64,
     pub upstream_events: AtomicU64,
     pub upstream_lags: AtomicU64,
+    /// Snapshot requests answered by the snapshot already waiting in the client's queue.
+    pub snapshots_coalesced: AtomicU64,
+    /// Connections not yet authenticated, closed to make room for a newer one.
+    pub unauthenticated_evicted: AtomicU64,
+    /// Connections refused because every connection without hello was within its grace.
+    pub unauthenticated_refused: AtomicU64,
+    /// Hellos whose check waited because their address had failed before.
+    pub hellos_throttled: AtomicU64,
+    /// Milliseconds those hellos waited, in all.
+    pub hello_throttle_ms: AtomicU64,
+    /// Diagnostics requests refused for their `Host` (421): a DNS-rebinding page, or a
+    /// name missing from `[diagnostics] allowed_hosts`.
+    pub diagnostics_refused_host: AtomicU64,
+    /// Diagnostics connections closed to admit a newer one at `max_connections`.
+    pub diagnostics_refused_cap: AtomicU64,
+    /// Diagnostics connections closed by the header or idle timeout.
+    pub diagnostics_timeouts: AtomicU64,
+    /// Diagnostics connections open now (a gauge).
+    pub diagnostics_connections: AtomicU64,
 }
 
 impl Metrics {
@@ -241,14 +293,9 @@ impl Registry {
         self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Adds a connection unless `max` are open already.
-    pub(crate) fn add(&self, c: Arc<Client>, max: usize) -> bool {
-        let mut open = lock(&self.open);
-        if open.len() >= max {
-            return false;
-        }
-        open.insert(c.id, c);
-        true
+    /// Adds a connection (how many may be open is [`crate::admission`]'s to say).
+    pub(crate) fn add(&self, c: Arc<Client>) {
+        lock(&self.open).insert(c.id, c);
     }
 
     pub(crate) fn remove(&self, c: &Client) {

@@ -24,7 +24,8 @@ use crate::queue::Full;
 use crate::registry::{lock, Client, Metrics};
 use crate::Shared;
 
-/// How long a refused token waits before its answer: guessing tokens gets slow.
+/// How long a refused token waits before its answer (besides the throttle of its address,
+/// [`crate::admission`]).
 const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(250);
 /// How long the reader waits for the writer to write the last `bye`.
 const BYE_WAIT: Duration = Duration::from_secs(2);
@@ -67,7 +68,7 @@ pub(crate) async fn serve(gw: Arc<Shared>, client: Arc<Client>, reader: Reader, 
         // Blocked on a client that does not read: drop the socket.
         writer_task.abort();
     }
-    gw.registry.remove(&client);
+    gw.forget(&client);
     tracing::debug!(
         "client {} ({}) gone: {}",
         client.id,
@@ -114,8 +115,21 @@ async fn read_loop(gw: &Arc<Shared>, client: &Arc<Client>, mut reader: Reader) {
     let mut phase = Phase::Hello;
     let mut deadline = Instant::now() + gw.limits.hello_timeout;
     loop {
+        let authenticated = matches!(phase, Phase::Ready(_));
+        let next = async {
+            if authenticated {
+                // Requests are taken as fast as their answers are: a client that pipelines
+                // is served in batches; one that never reads stops being read.
+                client.queue.answer_room(client.commands_in_flight.load(Ordering::Relaxed)).await;
+            }
+            reader.next().await
+        };
         let incoming = tokio::select! {
-            i = reader.next() => i,
+            i = next => i,
+            () = client.evict_now.notified(), if !authenticated => {
+                bye(client, "too many connections without hello: the oldest make room");
+                return;
+            }
             () = tokio::time::sleep_until(deadline) => {
                 match phase {
                     Phase::Hello => bye(client, "no hello in time"),
@@ -199,8 +213,22 @@ async fn hello(gw: &Arc<Shared>, client: &Arc<Client>, line: &Bytes) -> Option<A
         bye(client, "unsupported protocol version");
         return None;
     }
+    let wait = gw.admission.throttle(client.addr);
+    if !wait.is_zero() {
+        Metrics::add(&gw.metrics.hellos_throttled, 1);
+        Metrics::add(&gw.metrics.hello_throttle_ms, wait.as_millis() as u64);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = client.evict_now.notified() => {}
+        }
+    }
+    if client.is_evicted() {
+        bye(client, "too many connections without hello: the oldest make room");
+        return None;
+    }
     let Some(access) = authenticate(gw, &token) else {
         Metrics::add(&gw.metrics.auth_failures, 1);
+        gw.admission.failed(client.addr);
         tracing::info!("client {} ({}): unknown token", client.id, client.addr);
         tokio::time::sleep(AUTH_FAILURE_DELAY).await;
         client.error();
@@ -209,6 +237,17 @@ async fn hello(gw: &Arc<Shared>, client: &Arc<Client>, line: &Bytes) -> Option<A
         bye(client, "authentication failed");
         return None;
     };
+    if gw.admission.authenticated(client).is_err() {
+        Metrics::add(&gw.metrics.refused_full, 1);
+        tracing::warn!(
+            "refused {} ({}): {} clients connected already",
+            client.id,
+            client.addr,
+            gw.limits.max_clients
+        );
+        bye(client, "the gateway has as many clients as it takes");
+        return None;
+    }
     lock(&client.who).identity = Some(access.identity.clone());
     if gw.hub.attach(client.clone(), access.clone()).is_err() {
         bye(client, "could not queue the welcome");

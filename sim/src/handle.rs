@@ -300,6 +300,25 @@ impl SimHandle {
         self.shared.hub.close_all();
     }
 
+    /// The PBX restarts with other phones: `extensions` replace the configured ones
+    /// (an administrator renumbered the office and restarted Asterisk). Every call ends
+    /// without an event, every connection is closed without `Goodbye`, and a client that
+    /// logs in again finds the new PBX: its lists name only `extensions`. The AstDB (DND,
+    /// forwarding) and custom device states survive, as on a real restart. Refused after
+    /// [`shutdown`](Self::shutdown).
+    pub fn restart(&self, extensions: Vec<String>) -> Result<(), SimError> {
+        if self.shared.is_shut_down() {
+            return Err(SimError::ShutDown);
+        }
+        // The connections close under the PBX's lock: no client reads the new PBX's
+        // lists on a connection that still belongs to the old one.
+        self.shared.with_pbx(|p| {
+            p.restart(extensions);
+            self.shared.hub.close_all();
+        });
+        Ok(())
+    }
+
     /// For `d`, every open connection neither reads nor writes: the peer goes
     /// silent, as a hung PBX or a dead link does. Events meanwhile are queued
     /// (a connection whose queue overflows is dropped).

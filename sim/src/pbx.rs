@@ -243,6 +243,23 @@ impl Pbx {
         state
     }
 
+    /// The PBX restarts with `extensions` as its phones: every channel and call is gone
+    /// without an event (the process died), and what a running Asterisk only holds in
+    /// memory (the last extension states, the device-state cache, which phones were
+    /// unplugged) starts again. The AstDB and the custom device states stay, as Asterisk
+    /// keeps them on disk. The counters go on, so that a timer of a call from before the
+    /// restart finds no call and does nothing.
+    pub(crate) fn restart(&mut self, extensions: Vec<String>) {
+        self.known = extensions.iter().cloned().collect();
+        self.extensions = extensions;
+        self.channels.clear();
+        self.calls.clear();
+        self.last_status.clear();
+        self.state_cached.clear();
+        self.unregistered.clear();
+        self.effects.clear();
+    }
+
     /// A phone registers or goes away (unplugged). Returns false for an unknown
     /// extension.
     pub(crate) fn set_registered(&mut self, ext: &str, registered: bool) -> bool {
@@ -1113,6 +1130,24 @@ mod tests {
         assert!(has(&evs, "DialEnd=NOANSWER"), "{evs:?}");
         assert!(has(&evs, "Hangup=19"), "{evs:?}");
         assert_eq!(p.active_channels(), 0);
+    }
+
+    #[test]
+    fn a_restart_with_other_extensions_lists_only_those_and_forgets_the_calls() {
+        let mut p = pbx();
+        p.place_call("100", "101").expect("call");
+        let (_, timers) = drain(&mut p);
+        p.restart(SimConfig::extension_range(103, 106));
+        assert!(drain(&mut p).0.is_empty(), "a dead process says nothing");
+        assert_eq!(p.active_channels(), 0);
+        let listed: Vec<String> =
+            p.extension_state_items(None).iter().filter_map(|m| m.get("Exten").map(str::to_owned)).collect();
+        assert_eq!(listed, ["103", "104", "105", "106"]);
+        assert!(!p.is_extension("100") && p.is_extension("106"));
+        // The old call's answer timer finds no call.
+        p.fire(timers[0]);
+        assert!(drain(&mut p).0.is_empty());
+        assert_eq!(p.place_call("100", "103"), Err(SimError::UnknownExtension("100".into())));
     }
 
     #[test]

@@ -282,3 +282,26 @@ control = ["101"]
     assert!(!all.contains("Pbx-S3cret-42"), "the PBX secret is not printed: {all}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_check_passes_the_example_and_warns_about_plaintext_on_the_network() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/gateway/gateway.toml");
+    let out = run(&["gateway", "--config", example, "--check"]).await;
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("warning"), "the example binds to loopback: {err}");
+    let text = std::fs::read_to_string(example).expect("the example");
+    let exposed = text.replace("tcp = \"127.0.0.1:7070\"", "tcp = \"0.0.0.0:7070\"");
+    assert_ne!(exposed, text, "the example's tcp listener line moved");
+    let path = std::env::temp_dir().join(format!("ctilink-gw-check-{}.toml", std::process::id()));
+    std::fs::write(&path, exposed).expect("write");
+    let out = run(&["gateway", "--config", path.to_str().expect("utf-8 path"), "--check"]).await;
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "a warning is not an error: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("warning: [listen] tcp = \"0.0.0.0:7070\" is reachable from the network without TLS"),
+        "{err}"
+    );
+    assert!(!err.contains("change-me"), "no token in the warning: {err}");
+}

@@ -30,6 +30,7 @@ fn fast(url: &str) -> AmiConfig {
         initial: Duration::from_millis(50),
         max: Duration::from_millis(200),
         max_attempts: None,
+        ..ReconnectPolicy::default()
     };
     cfg
 }

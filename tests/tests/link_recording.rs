@@ -26,6 +26,7 @@ fn config(sim: &SimHandle) -> AmiConfig {
         initial: Duration::from_millis(50),
         max: Duration::from_millis(200),
         max_attempts: None,
+        ..ReconnectPolicy::default()
     };
     cfg
 }

@@ -18,6 +18,7 @@ fn options(sim: &SimHandle, timeout_ms: u64) -> SessionOptions {
         initial: Duration::from_millis(50),
         max: Duration::from_millis(200),
         max_attempts: None,
+        ..ReconnectPolicy::default()
     });
     o
 }
@@ -116,6 +117,42 @@ async fn after_a_reconnect_the_snapshot_equals_the_pbx() {
         let mine = s.device(&d.ext).map(|x| x.state);
         assert_eq!(mine, Some(DeviceState::from_device_state(&d.state)), "device {}", d.ext);
     }
+}
+
+#[tokio::test]
+async fn a_pbx_restarted_with_other_extensions_reports_the_devices_gone_and_drops_them() {
+    let sim = start_sim(fast_office()).await;
+    let s = Session::connect_with(options(&sim, 3000)).await.expect("connect");
+    let mut w = Watch::new(&s);
+    sim.place_call("100", "101").expect("call");
+    w.until("101 answers", |e| is(e, "established", "101")).await;
+
+    // Renumbered: 104-109 stay, 110-113 are new, 100-103 are gone (the call with them).
+    sim.restart(ctilink_sim::SimConfig::extension_range(104, 113)).expect("restart");
+    let ev = w.until("resynced", |e| matches!(e, Event::Resynced { .. })).await;
+    let up = w.seen.iter().rposition(|e| matches!(e, Event::LinkUp { .. })).expect("link up");
+    let after: Vec<&Event> = w.seen[up..].iter().collect();
+    let removed: Vec<&str> = after
+        .iter()
+        .filter_map(|e| match e {
+            Event::DeviceRemoved { device } => Some(device.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, ["100", "101", "102", "103"], "{after:#?}");
+    let cleared = after.iter().position(|e| e.kind() == "call_cleared").expect("the call is cleared");
+    let first_removed = after.iter().position(|e| e.kind() == "device_removed").expect("removals");
+    assert!(cleared < first_removed, "the call goes first, then its devices: {after:#?}");
+    let Event::Resynced { devices_changed, calls_ended, .. } = &ev else { unreachable!() };
+    assert_eq!(calls_ended.len(), 1);
+    for d in &removed {
+        assert!(devices_changed.iter().any(|c| c.as_str() == *d), "{d} in {devices_changed:?}");
+    }
+    let mine: Vec<String> = s.snapshot().devices.iter().map(|d| d.id.to_string()).collect();
+    let truth: Vec<String> = sim.truth().devices.into_iter().map(|d| d.ext).collect();
+    assert_eq!(mine, truth, "the snapshot is the new PBX's phones");
+    assert!(s.device("100").is_none());
+    assert!(s.snapshot().calls.is_empty());
 }
 
 #[tokio::test]

@@ -49,6 +49,7 @@ class EventKind(_StrEnum):
     CONNECTION_CLEARED = "connection_cleared"
     CALL_CLEARED = "call_cleared"
     DEVICE_STATE = "device_state"
+    DEVICE_REMOVED = "device_removed"
     PRESENCE = "presence"
     DO_NOT_DISTURB = "do_not_disturb"
     FORWARDING = "forwarding"

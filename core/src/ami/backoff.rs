@@ -1,7 +1,16 @@
 //! Reconnect delays: exponential, capped, with jitter so that many clients of one
 //! PBX that went down together do not all come back in the same instant.
+//!
+//! The delay grows across connections, not only across failed attempts: a login that
+//! succeeds is not yet a sign that the peer is well. A PBX that accepts the login and
+//! drops the connection at once (a crash loop, a proxy that lets the TCP handshake
+//! through and then gives up) would otherwise be retried every `initial` forever, since
+//! each accepted login started the delays again. The delay goes back to `initial` only
+//! once a connection stayed up for [`ReconnectPolicy::stable_after`].
 
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// How the link reconnects after losing the PBX.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,8 +21,18 @@ pub struct ReconnectPolicy {
     pub initial: Duration,
     /// The cap the delay doubles up to.
     pub max: Duration,
-    /// Give up after this many failed attempts in a row (`None`: never).
+    /// Give up after this many failed attempts in a row (`None`: never). An accepted
+    /// login ends the row, even if the connection then drops at once (its delay does not
+    /// go back to `initial` for that: see `stable_after`).
     pub max_attempts: Option<u32>,
+    /// How long a connection must stay up before the next loss starts the delays again
+    /// from `initial`. A connection lost sooner counts as a failed attempt for the delay:
+    /// the next one keeps doubling from where the last was, so a peer that accepts the
+    /// login and drops the connection at once is retried at `max` intervals, not every
+    /// `initial`. Default 10 s: well past a crash loop's or a refusing proxy's seconds,
+    /// well below the hours a healthy link stays up. `Duration::ZERO` goes back to
+    /// `initial` after every accepted login (the behaviour before this field).
+    pub stable_after: Duration,
 }
 
 impl Default for ReconnectPolicy {
@@ -23,6 +42,7 @@ impl Default for ReconnectPolicy {
             initial: Duration::from_millis(500),
             max: Duration::from_secs(30),
             max_attempts: None,
+            stable_after: Duration::from_secs(10),
         }
     }
 }
@@ -32,14 +52,36 @@ pub(crate) struct Backoff {
     policy: ReconnectPolicy,
     /// The exponent of the next delay.
     exp: u32,
-    /// Delays handed out so far, i.e. attempts made or about to be.
+    /// Delays handed out since the last accepted login, i.e. attempts made or about to be.
     attempts: u32,
     rng: fastrand::Rng,
+    /// When the connection now up was made; `None` while down.
+    up_since: Option<Instant>,
 }
 
 impl Backoff {
+    /// The backoff of one link for its whole life: it is kept across connections (see
+    /// [`connected`](Self::connected) and [`lost`](Self::lost)).
     pub(crate) fn new(policy: ReconnectPolicy) -> Self {
-        Self { policy, exp: 0, attempts: 0, rng: fastrand::Rng::new() }
+        Self { policy, exp: 0, attempts: 0, rng: fastrand::Rng::new(), up_since: None }
+    }
+
+    /// A connection was made (logged in) at `now`. The attempts so far succeeded, so the
+    /// count towards `max_attempts` starts again; the delay does not (yet): the connection
+    /// has to prove itself first.
+    pub(crate) fn connected(&mut self, now: Instant) {
+        self.attempts = 0;
+        self.up_since = Some(now);
+    }
+
+    /// The connection was lost at `now`. If it had stayed up for `stable_after`, the next
+    /// delay is `initial` again; if not, the delays go on growing from where they were.
+    pub(crate) fn lost(&mut self, now: Instant) {
+        if let Some(up) = self.up_since.take() {
+            if now.saturating_duration_since(up) >= self.policy.stable_after {
+                self.exp = 0;
+            }
+        }
     }
 
     /// The delay before the next attempt: `initial * 2^n` capped at `max`, then a
@@ -80,6 +122,7 @@ mod tests {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(2),
             max_attempts: Some(8),
+            ..ReconnectPolicy::default()
         });
         let d: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
         assert!(d[0] >= Duration::from_millis(50) && d[0] <= Duration::from_millis(100));
@@ -88,6 +131,61 @@ mod tests {
             assert!(*x >= Duration::from_secs(1) && *x <= Duration::from_secs(2), "{x:?}");
         }
         assert!(b.exhausted());
+    }
+
+    fn policy() -> ReconnectPolicy {
+        ReconnectPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+            stable_after: Duration::from_secs(10),
+            ..ReconnectPolicy::default()
+        }
+    }
+
+    #[test]
+    fn a_connection_that_drops_at_once_does_not_reset_the_delay() {
+        let mut b = Backoff::new(policy());
+        let t0 = Instant::now();
+        b.connected(t0);
+        for _ in 0..4 {
+            b.lost(t0 + Duration::from_secs(1));
+            b.next_delay();
+            b.connected(t0 + Duration::from_secs(1));
+        }
+        b.lost(t0 + Duration::from_secs(2));
+        // The fifth delay in a row: 100 ms * 2^4 = 1.6 s, in its upper half.
+        assert!(b.next_delay() >= Duration::from_millis(800));
+        // An accepted login ends a row of failed attempts.
+        assert_eq!(b.attempts(), 1);
+        assert!(!b.exhausted());
+    }
+
+    #[test]
+    fn a_connection_that_stayed_up_resets_the_delay() {
+        let mut b = Backoff::new(policy());
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            b.next_delay();
+        }
+        b.connected(t0);
+        b.lost(t0 + Duration::from_secs(10));
+        assert!(b.next_delay() <= Duration::from_millis(100));
+        // Lost while down (no `connected` since): nothing to reset.
+        b.next_delay();
+        b.lost(t0 + Duration::from_secs(100));
+        assert!(b.next_delay() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn stable_after_zero_resets_after_every_login() {
+        let mut b = Backoff::new(ReconnectPolicy { stable_after: Duration::ZERO, ..policy() });
+        let t0 = Instant::now();
+        for _ in 0..6 {
+            b.next_delay();
+        }
+        b.connected(t0);
+        b.lost(t0);
+        assert!(b.next_delay() <= Duration::from_millis(100));
     }
 
     #[test]

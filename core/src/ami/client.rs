@@ -1,8 +1,9 @@
 //! The AMI link: a tokio task that owns the connection, and a cheap handle to it.
 //!
 //! The task correlates responses with actions by ActionID, collects list
-//! responses, fans events out to subscribers through a bounded ring (a slow
-//! subscriber gets [`LinkEvent::Lagged`] instead of growing memory), keeps the link
+//! responses, fans events out to subscribers through a queue bounded in events and in
+//! bytes ([`fanout`]: a slow subscriber gets [`LinkEvent::Lagged`] instead
+//! of growing memory, however big the PBX's messages), keeps the link
 //! alive with `Ping`, detects a silent peer, and reconnects with backoff. Callers
 //! never hang: every action has a deadline, and actions pending when the link
 //! drops fail at once with [`Error::LinkDown`].
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::action::Action;
@@ -24,6 +25,7 @@ use super::encoder::MessageBuilder;
 use super::message::{Message, MessageKind};
 use super::response::{ListResponse, Response};
 use crate::error::{Error, Result};
+use crate::fanout;
 
 /// What subscribers receive.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,10 +79,13 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-/// A subscriber's bounded queue of [`LinkEvent`]s.
+/// A subscriber's view of the link's queue of [`LinkEvent`]s, bounded by
+/// [`AmiConfig::event_queue`] events and [`AmiConfig::event_queue_bytes`] bytes: a
+/// subscriber that falls further behind gets [`LinkEvent::Lagged`] and goes on with the
+/// oldest event still queued.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<LinkEvent>,
+    rx: fanout::Receiver<LinkEvent>,
 }
 
 impl Subscription {
@@ -88,8 +93,8 @@ impl Subscription {
     pub async fn recv(&mut self) -> Option<LinkEvent> {
         match self.rx.recv().await {
             Ok(ev) => Some(ev),
-            Err(broadcast::error::RecvError::Lagged(n)) => Some(LinkEvent::Lagged(n)),
-            Err(broadcast::error::RecvError::Closed) => None,
+            Err(fanout::RecvError::Lagged(n)) => Some(LinkEvent::Lagged(n)),
+            Err(fanout::RecvError::Closed) => None,
         }
     }
 
@@ -97,7 +102,7 @@ impl Subscription {
     pub fn try_recv(&mut self) -> Option<LinkEvent> {
         match self.rx.try_recv() {
             Ok(ev) => Some(ev),
-            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(LinkEvent::Lagged(n)),
+            Err(fanout::TryRecvError::Lagged(n)) => Some(LinkEvent::Lagged(n)),
             Err(_) => None,
         }
     }
@@ -116,7 +121,7 @@ enum Command {
 struct Inner {
     cfg: Arc<AmiConfig>,
     cmd_tx: mpsc::Sender<Command>,
-    events: broadcast::Sender<LinkEvent>,
+    events: fanout::Sender<LinkEvent>,
     state: watch::Receiver<LinkState>,
     counters: Arc<Counters>,
     banner: Arc<std::sync::Mutex<Option<String>>>,
@@ -172,8 +177,10 @@ impl AmiClient {
     /// As [`connect`](Self::connect), with a subscription that already exists when
     /// the first event arrives (so `FullyBooted` and early events are not missed).
     pub async fn connect_subscribed(cfg: AmiConfig) -> Result<(AmiClient, Subscription)> {
-        if cfg.event_queue == 0 || cfg.max_in_flight == 0 {
-            return Err(Error::InvalidArgument("event_queue and max_in_flight must be positive".into()));
+        if cfg.event_queue == 0 || cfg.event_queue_bytes == 0 || cfg.max_in_flight == 0 {
+            return Err(Error::InvalidArgument(
+                "event_queue, event_queue_bytes and max_in_flight must be positive".into(),
+            ));
         }
         let ids = Arc::new(IdGen::new());
         let (conn, endpoint) = {
@@ -183,7 +190,7 @@ impl AmiClient {
         tracing::info!(url = %cfg.for_endpoint(endpoint).redacted_url(), banner = ?conn.banner, "AMI link up");
         let cfg = Arc::new(cfg);
         let (cmd_tx, cmd_rx) = mpsc::channel(cfg.max_in_flight);
-        let (events, first) = broadcast::channel(cfg.event_queue);
+        let (events, first) = fanout::channel(cfg.event_queue, cfg.event_queue_bytes);
         let (state_tx, state) = watch::channel(LinkState::Up);
         let counters = Arc::new(Counters::default());
         bump(&counters.link_ups);
@@ -200,6 +207,11 @@ impl AmiClient {
             seq: 0,
             closers: Vec::new(),
             endpoint,
+            backoff: {
+                let mut b = Backoff::new(cfg.reconnect.clone());
+                b.connected(Instant::now());
+                b
+            },
         };
         tokio::spawn(task.run(conn));
         let client = AmiClient { inner: Arc::new(Inner { cfg, cmd_tx, events, state, counters, banner }) };
@@ -341,7 +353,7 @@ struct Task {
     cfg: Arc<AmiConfig>,
     ids: Arc<IdGen>,
     cmd_rx: mpsc::Receiver<Command>,
-    events: broadcast::Sender<LinkEvent>,
+    events: fanout::Sender<LinkEvent>,
     state_tx: watch::Sender<LinkState>,
     counters: Arc<Counters>,
     banner: Arc<std::sync::Mutex<Option<String>>>,
@@ -350,6 +362,9 @@ struct Task {
     closers: Vec<oneshot::Sender<()>>,
     /// The PBX in use: 0 for `cfg.host`, then the standby ones.
     endpoint: usize,
+    /// Kept for the link's life, so that a PBX that accepts the login and drops the
+    /// connection at once is retried ever more slowly (see `ReconnectPolicy::stable_after`).
+    backoff: Backoff,
 }
 
 impl Task {
@@ -364,9 +379,11 @@ impl Task {
                     bump(&self.counters.link_downs);
                     self.fail_pending(Error::LinkDown);
                     let _ = self.events.send(LinkEvent::Down { reason: reason.clone() });
+                    self.backoff.lost(Instant::now());
                     match self.reconnect(reason).await {
                         Some(c) => {
                             conn = c;
+                            self.backoff.connected(Instant::now());
                             bump(&self.counters.link_ups);
                             if let Ok(mut b) = self.banner.lock() {
                                 b.clone_from(&conn.banner);
@@ -613,23 +630,23 @@ impl Task {
         bump(&self.counters.messages_out);
     }
 
-    /// Reconnects with backoff. Commands arriving meanwhile fail at once with
-    /// `LinkDown`. `None` when closed or when the policy gives up.
+    /// Reconnects with the link's backoff (its delays carry on from the connections
+    /// before, unless the last one proved stable). Commands arriving meanwhile fail at
+    /// once with `LinkDown`. `None` when closed or when the policy gives up.
     async fn reconnect(&mut self, reason: String) -> Option<Connection> {
-        let mut backoff = Backoff::new(self.cfg.reconnect.clone());
         let mut last_error = reason;
         if !self.cfg.reconnect.enabled {
             let _ = self.state_tx.send(LinkState::Down);
             return self.refuse_until_closed().await;
         }
         loop {
-            if backoff.exhausted() {
+            if self.backoff.exhausted() {
                 let _ = self.state_tx.send(LinkState::Down);
                 return self.refuse_until_closed().await;
             }
-            let delay = backoff.next_delay();
+            let delay = self.backoff.next_delay();
             let _ = self.state_tx.send(LinkState::Reconnecting {
-                attempt: backoff.attempts(),
+                attempt: self.backoff.attempts(),
                 last_error: last_error.clone(),
             });
             let sleep = tokio::time::sleep(delay);
@@ -661,7 +678,7 @@ impl Task {
                 }
                 Err(Error::AuthFailed(why)) => {
                     tracing::error!(url = %self.cfg.redacted_url(), %why, "PBX refused the login; retrying slowly");
-                    backoff.jump_to_max();
+                    self.backoff.jump_to_max();
                     last_error = format!("login refused: {why}");
                 }
                 Err(e) => last_error = e.to_string(),

@@ -34,6 +34,12 @@ pub struct TlsConfig {
 /// The most standby PBXs one link may have (`standby=` in the URL).
 pub const MAX_STANDBY: usize = 8;
 
+/// The default byte bound of an event queue ([`AmiConfig::event_queue_bytes`], and
+/// `SessionOptions::event_queue_bytes` for the model's events): 16 MiB, 16 messages of the
+/// largest size AMI accepts, and far more than 4,096 ordinary events (a few hundred bytes
+/// each) take, so for normal traffic the count is the bound that applies.
+pub const DEFAULT_EVENT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Everything the AMI link needs. Build with [`AmiConfig::from_url`] or
 /// [`AmiConfig::new`] and adjust the public fields.
 #[derive(Clone, Debug)]
@@ -60,8 +66,17 @@ pub struct AmiConfig {
     /// answers is used, and the link stays there until it is lost (no flapping back). At
     /// most [`MAX_STANDBY`] of them.
     pub standby: Vec<(String, u16)>,
-    /// Capacity of each subscriber's event queue before it gets `Lagged`.
+    /// Events queued for subscribers at most: past it, a subscriber that has not read
+    /// the oldest gets `Lagged`. Default 4,096.
     pub event_queue: usize,
+    /// Bytes of events queued for subscribers at most (a message's frame and field index;
+    /// the newest message is always kept): past it, as past `event_queue`, a subscriber
+    /// that has not read the oldest gets `Lagged`. Default
+    /// [`DEFAULT_EVENT_QUEUE_BYTES`] (16 MiB). The count alone does not bound memory: a
+    /// message may be up to `limits.max_message` (1 MiB), so 4,096 of them are 4 GiB for
+    /// a subscriber that stopped reading. One queue serves every subscriber: this is the
+    /// bound for all of them together.
+    pub event_queue_bytes: usize,
     /// Actions that may wait for a response at once.
     pub max_in_flight: usize,
     /// Items a list response may collect.
@@ -96,6 +111,7 @@ impl AmiConfig {
             reconnect: ReconnectPolicy::default(),
             standby: Vec::new(),
             event_queue: 4096,
+            event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
             max_in_flight: 1024,
             max_list_items: 100_000,
             limits: Limits::default(),

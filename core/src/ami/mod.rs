@@ -23,7 +23,7 @@ pub use action::Action;
 pub use backoff::ReconnectPolicy;
 pub use capture::{read_capture, Capture};
 pub use client::{AmiClient, LinkEvent, LinkState, Subscription};
-pub use config::{AmiConfig, AuthMethod, TlsConfig, MAX_STANDBY};
+pub use config::{AmiConfig, AuthMethod, TlsConfig, DEFAULT_EVENT_QUEUE_BYTES, MAX_STANDBY};
 pub use decoder::{Banner, DecodeError, Decoder, Frame, Limits};
 pub use encoder::{EncodeError, MessageBuilder};
 pub use event::AmiEvent;

@@ -9,10 +9,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use tokio::sync::broadcast;
-
 use crate::command::{Command, Outcome};
 use crate::error::Result;
+use crate::fanout;
 use crate::model::{Call, Device, Event, Snapshot};
 
 pub mod ami;
@@ -37,8 +36,10 @@ pub enum LinkStatus {
 pub trait Link: Send + Sync + std::fmt::Debug + 'static {
     /// Carries out one command; resolves when the PBX accepted or refused it.
     fn execute(&self, command: Command) -> BoxFuture<'_, Result<Outcome>>;
-    /// A new receiver of the normalized events, from now on.
-    fn subscribe(&self) -> broadcast::Receiver<Event>;
+    /// A new receiver of the normalized events, from now on. The link's queue is bounded
+    /// in events and in bytes ([`fanout`]): a receiver that falls behind either bound gets
+    /// `RecvError::Lagged` and goes on with the oldest event still queued.
+    fn subscribe(&self) -> fanout::Receiver<Event>;
     /// Devices and calls now.
     fn snapshot(&self) -> Snapshot;
     fn device(&self, id: &str) -> Option<Device>;

@@ -266,6 +266,15 @@ pub enum Event {
         state: DeviceState,
         previous: DeviceState,
     },
+    /// The PBX no longer has `device` (its configuration changed while the link was down:
+    /// a restart or reload with other extensions). Reported by a resync, just before
+    /// `Resynced`, once for each device that none of the PBX's lists names any more; the
+    /// device is gone from the model and its later snapshots, and a device id the PBX
+    /// brings back later starts again as a new device. A model kept from events (a
+    /// [`Mirror`](super::Mirror), a binding's table of lines) drops the device here.
+    DeviceRemoved {
+        device: DeviceId,
+    },
     /// A device's presence changed (`PresenceStateChange`: available, away, dnd...).
     Presence {
         device: DeviceId,
@@ -292,7 +301,8 @@ pub enum Event {
     },
     /// The model was rebuilt from the PBX's lists (after connect and every reconnect).
     /// The calls and device changes it lists were already reported as `CallCleared` and
-    /// `DeviceState` events just before it.
+    /// device events (`DeviceState`..., `DeviceRemoved` for a device the PBX no longer
+    /// has) just before it.
     Resynced {
         calls_ended: Vec<CallId>,
         calls_found: Vec<CallId>,
@@ -329,6 +339,7 @@ impl Event {
             Event::ConnectionCleared { .. } => "connection_cleared",
             Event::CallCleared { .. } => "call_cleared",
             Event::DeviceState { .. } => "device_state",
+            Event::DeviceRemoved { .. } => "device_removed",
             Event::Presence { .. } => "presence",
             Event::DoNotDisturb { .. } => "do_not_disturb",
             Event::Forwarding { .. } => "forwarding",
@@ -374,6 +385,7 @@ impl Event {
             | Event::Failed { device, .. }
             | Event::ConnectionCleared { device, .. }
             | Event::DeviceState { device, .. }
+            | Event::DeviceRemoved { device }
             | Event::Presence { device, .. }
             | Event::DoNotDisturb { device, .. }
             | Event::Forwarding { device, .. } => Some(device),

@@ -97,6 +97,11 @@ id_impls!(CallId);
 id_impls!(DeviceId);
 
 impl CallId {
+    /// How every id a host chooses for a new call begins ([`generate`](CallId::generate)'s
+    /// do): Asterisk's own Uniqueids (`[SYSTEMNAME-]seconds.sequence`) do not, unless a
+    /// PBX is given a system name that starts with it.
+    pub const RESERVED_PREFIX: &'static str = "ctilink";
+
     /// A fresh id for a call this process starts: random per process, then
     /// `seconds.counter`, the shape of an Asterisk Uniqueid, so that the call model orders
     /// it like the PBX's own. Unique within the process and, with high probability, across

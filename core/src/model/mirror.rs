@@ -165,7 +165,8 @@ impl Mirror {
 
     /// Applies one event. Events that change nothing in the model (link events,
     /// `resynced`, user events) are ignored; so is an event that names a call it cannot
-    /// know (a `connection_cleared` of a call never seen).
+    /// know (a `connection_cleared` of a call never seen). `device_removed` drops the
+    /// device (a later event naming it adds it again, as new).
     pub fn apply(&mut self, ev: &Event) {
         match ev {
             Event::Originated { call, device, channel, state, caller, called } => {
@@ -241,6 +242,9 @@ impl Mirror {
                 if let Some(d) = self.device_mut(device) {
                     d.state = *state;
                 }
+            }
+            Event::DeviceRemoved { device } => {
+                self.devices.remove(device);
             }
             Event::Presence { device, presence, .. } => {
                 if let Some(d) = self.device_mut(device) {
@@ -328,7 +332,8 @@ impl Mirror {
     /// PBX holds now, after a reconnect or a lag), ending with `Resynced`, in the form the
     /// AMI link reports its own resync: connections and calls that are gone are cleared,
     /// calls found are reported as their connections' states, device changes as device
-    /// events. The mirror then holds `fresh`.
+    /// events, devices `fresh` no longer has as `DeviceRemoved`. The mirror then holds
+    /// `fresh`.
     pub fn resync(&mut self, fresh: Snapshot) -> Vec<Event> {
         let mut out = Vec::new();
         let new_calls: HashMap<&CallId, &Call> = fresh.calls.iter().map(|c| (&c.id, c)).collect();
@@ -385,6 +390,15 @@ impl Mirror {
             if out.len() > before {
                 devices_changed.push(d.id.clone());
             }
+        }
+        // Devices the fresh model no longer has (the PBX was restarted with other
+        // extensions): removed, as the AMI link's resync reports them.
+        let kept: std::collections::HashSet<&DeviceId> = fresh.devices.iter().map(|d| &d.id).collect();
+        let mut removed: Vec<&DeviceId> = self.devices.keys().filter(|d| !kept.contains(d)).collect();
+        removed.sort();
+        for d in removed {
+            out.push(Event::DeviceRemoved { device: d.clone() });
+            devices_changed.push(d.clone());
         }
         out.push(Event::Resynced { calls_ended, calls_found, devices_changed });
         self.replace(fresh);
@@ -661,6 +675,29 @@ mod tests {
         // Held came after Established: the connection never jumped a state.
         let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
         assert!(kinds.windows(2).any(|w| w == ["established", "held"]), "{kinds:?}");
+    }
+
+    #[test]
+    fn resync_removes_devices_the_fresh_snapshot_lacks_and_a_follower_drops_them() {
+        let mut m = Mirror::new(start());
+        let mut follower = m.clone();
+        let fresh = Snapshot {
+            devices: vec![dev("101", DeviceState::InUse), dev("102", DeviceState::Idle)],
+            calls: vec![],
+        };
+        let events = m.resync(fresh.clone());
+        let kinds: Vec<String> = events
+            .iter()
+            .map(|e| format!("{} {}", e.kind(), e.device().map_or("-", |d| d.as_str())))
+            .collect();
+        assert_eq!(kinds, ["device_state 102", "device_removed 100", "resynced -"]);
+        let Some(Event::Resynced { devices_changed, .. }) = events.last() else { panic!("{events:#?}") };
+        assert_eq!(devices_changed, &[DeviceId::new("102"), DeviceId::new("100")]);
+        assert_eq!(m.snapshot(), fresh);
+        for e in &events {
+            follower.apply(e);
+        }
+        assert_eq!(follower.snapshot(), fresh, "the events alone bring a follower there");
     }
 
     #[test]

@@ -67,10 +67,13 @@ impl Session {
     /// Connects with options built in code.
     pub async fn connect_with(options: SessionOptions) -> Result<Session> {
         let link: Arc<dyn Link> = match options.transport {
-            Transport::Ami(cfg) => {
-                Arc::new(AmiLink::connect(cfg, options.control, options.event_queue).await?)
+            Transport::Ami(cfg) => Arc::new(
+                AmiLink::connect(cfg, options.control, options.event_queue, options.event_queue_bytes)
+                    .await?,
+            ),
+            Transport::Gateway(cfg) => {
+                Arc::new(GatewayLink::connect(cfg, options.event_queue, options.event_queue_bytes).await?)
             }
-            Transport::Gateway(cfg) => Arc::new(GatewayLink::connect(cfg, options.event_queue).await?),
         };
         Ok(Self::over(link, options.monitor))
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::ami::{AmiConfig, ReconnectPolicy, RecordOptions, Recorder};
+use crate::ami::{AmiConfig, ReconnectPolicy, RecordOptions, Recorder, DEFAULT_EVENT_QUEUE_BYTES};
 use crate::error::{Error, Result};
 use crate::link::ami::{AstDbConvention, ControlOptions, PhoneControl};
 use crate::link::gateway::GatewayConfig;
@@ -34,9 +34,18 @@ pub struct SessionOptions {
     pub transport: Transport,
     /// Call control: dialplan context, phone control, AstDB convention, timeouts.
     pub control: ControlOptions,
-    /// Capacity of each `events()` stream; a consumer that falls further behind gets
-    /// `Event::Lagged` and continues with the newest events.
+    /// Events queued for the `events()` streams at most (default 4,096); a stream that
+    /// falls further behind gets `Event::Lagged` and continues with the oldest events
+    /// still queued.
     pub event_queue: usize,
+    /// Bytes of events queued for the `events()` streams at most, by
+    /// [`Weigh`](crate::fanout::Weigh) (an event and the strings it owns; the newest event
+    /// is always kept); past it, as past `event_queue`, a stream that has not read the
+    /// oldest gets `Event::Lagged`. Default [`DEFAULT_EVENT_QUEUE_BYTES`] (16 MiB): a
+    /// `UserEvent` carries the dialplan's fields, up to the PBX's 1 MiB message limit, so
+    /// the count alone would let a stream that stopped reading hold gigabytes. One queue
+    /// serves every stream of the session: this bounds them all together.
+    pub event_queue_bytes: usize,
     /// Only events of these devices, and of the calls they take part in from the moment
     /// they do (the first events of a call from elsewhere are not shown); `None`: all.
     pub monitor: Option<Vec<String>>,
@@ -123,7 +132,13 @@ impl SessionOptions {
                 ))
             }
         };
-        let mut o = SessionOptions { transport, control, event_queue: 4096, monitor };
+        let mut o = SessionOptions {
+            transport,
+            control,
+            event_queue: 4096,
+            event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
+            monitor,
+        };
         if let Some(t) = timeout {
             o.set_action_timeout(t);
         }
@@ -146,6 +161,7 @@ impl SessionOptions {
             transport: Transport::Ami(config),
             control: ControlOptions::default(),
             event_queue: 4096,
+            event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
             monitor: None,
         }
     }
@@ -156,6 +172,7 @@ impl SessionOptions {
             transport: Transport::Gateway(config),
             control: ControlOptions::default(),
             event_queue: 4096,
+            event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
             monitor: None,
         }
     }

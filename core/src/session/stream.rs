@@ -8,11 +8,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_core::Stream;
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
-use tokio_stream::wrappers::BroadcastStream;
 
 use crate::error::{Error, Result};
+use crate::fanout::{self, RecvError};
 use crate::model::{CallId, Event};
 
 /// Bound on the calls a filtered stream remembers as involving its devices; beyond it the
@@ -52,21 +50,19 @@ impl Filter {
 }
 
 /// The normalized events of a session, in the PBX's order. Ends (`None`) when the session
-/// is closed. A consumer that falls behind by more than the queue gets one
-/// [`Event::Lagged`] and continues with the newest events; `Session::snapshot` then tells
-/// the current state.
+/// is closed. A consumer that falls behind by more than the queue (`event_queue` events or
+/// `event_queue_bytes` bytes of [`SessionOptions`](crate::SessionOptions)) gets one
+/// [`Event::Lagged`] and continues with the oldest events still queued;
+/// `Session::snapshot` then tells the current state.
 #[derive(Debug)]
 pub struct EventStream {
-    inner: BroadcastStream<Event>,
+    inner: fanout::Receiver<Event>,
     filter: Option<Filter>,
 }
 
 impl EventStream {
-    pub(crate) fn new(rx: broadcast::Receiver<Event>, monitor: Option<Arc<HashSet<String>>>) -> Self {
-        EventStream {
-            inner: BroadcastStream::new(rx),
-            filter: monitor.map(|devices| Filter { devices, calls: HashSet::new() }),
-        }
+    pub(crate) fn new(rx: fanout::Receiver<Event>, monitor: Option<Arc<HashSet<String>>>) -> Self {
+        EventStream { inner: rx, filter: monitor.map(|devices| Filter { devices, calls: HashSet::new() }) }
     }
 
     /// The next event; `None` once the session is closed.
@@ -90,10 +86,10 @@ impl Stream for EventStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         loop {
-            let ev = match Pin::new(&mut self.inner).poll_next(cx) {
-                Poll::Ready(Some(Ok(ev))) => ev,
-                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => Event::Lagged { missed },
-                Poll::Ready(None) => return Poll::Ready(None),
+            let ev = match self.inner.poll_recv(cx) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(RecvError::Lagged(missed))) => Event::Lagged { missed },
+                Poll::Ready(Err(RecvError::Closed)) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             };
             let pass = match &mut self.filter {

@@ -242,6 +242,7 @@ mod tests {
                 state: DeviceState::RingInUse,
                 previous: DeviceState::InUse,
             },
+            Event::DeviceRemoved { device: "199".into() },
             Event::Presence {
                 device: d.clone(),
                 presence: "away".into(),
@@ -266,7 +267,7 @@ mod tests {
     fn every_event_kind_crosses_the_wire_unchanged() {
         let events = every_event();
         let kinds: std::collections::HashSet<&str> = events.iter().map(Event::kind).collect();
-        assert_eq!(kinds.len(), 21, "one of each kind");
+        assert_eq!(kinds.len(), 22, "one of each kind");
         for e in events {
             let line = encode(&ServerMessage::Event { event: e.clone() });
             assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1, "one line");
@@ -280,7 +281,7 @@ mod tests {
         let (c, d) = (CallId::new("c1"), crate::model::DeviceId::new("100"));
         let commands = vec![
             Command::MakeCall { from: d.clone(), to: "0301".into(), id: None },
-            Command::MakeCall { from: d.clone(), to: "0301".into(), id: Some("crm-1".into()) },
+            Command::MakeCall { from: d.clone(), to: "0301".into(), id: Some("ctilink-crm-1".into()) },
             Command::Answer { call: c.clone(), device: d.clone() },
             Command::ClearConnection { call: c.clone(), device: d.clone() },
             Command::ClearCall { call: c.clone() },

@@ -152,7 +152,7 @@ async fn notify(link: &AmiLink, device: &DeviceId, event: &str, what: &str) -> R
 async fn make_call(link: &AmiLink, from: &DeviceId, to: &str, id: Option<CallId>) -> Result<Outcome> {
     let channel = interface(link, from)?;
     if let Some(id) = &id {
-        if link.model().tracker.call(id.as_str()).is_some() {
+        if link.model().tracker.id_taken(id.as_str()) {
             return Err(Error::NotAllowed(format!("call id {id} is already in use")));
         }
     }

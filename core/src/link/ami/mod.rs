@@ -12,13 +12,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::{BoxFuture, Link, LinkStatus};
 use crate::ami::{Action, AmiClient, AmiConfig, LinkEvent, ListResponse, Subscription};
 use crate::command::{Command, Outcome};
 use crate::error::{Error, Result};
+use crate::fanout;
 use crate::model::interface_of;
 use crate::model::{Call, Device, Event, ResyncLists, Snapshot, Tracker};
 
@@ -86,7 +87,7 @@ struct Model {
 struct Shared {
     model: Mutex<Model>,
     /// Taken on close, so that every subscriber's stream ends.
-    events: Mutex<Option<broadcast::Sender<Event>>>,
+    events: Mutex<Option<fanout::Sender<Event>>>,
     status: Mutex<LinkStatus>,
     control: ControlOptions,
     originates: Mutex<originate::Originates>,
@@ -127,14 +128,23 @@ impl Drop for AmiLink {
 
 impl AmiLink {
     /// Connects, logs in and builds the model from the PBX's lists before returning, so
-    /// that `snapshot()` is complete at once. `event_queue` bounds each subscriber.
-    pub async fn connect(ami: AmiConfig, control: ControlOptions, event_queue: usize) -> Result<AmiLink> {
-        if event_queue == 0 {
-            return Err(Error::InvalidArgument("event_queue must be positive".into()));
+    /// that `snapshot()` is complete at once. The queue of the model's events holds at most
+    /// `event_queue` events and `event_queue_bytes` bytes of them (by
+    /// [`Weigh`](crate::fanout::Weigh): an event and the strings it owns; a `UserEvent`
+    /// carries its dialplan fields, up to the PBX's 1 MiB message limit); a subscriber
+    /// further behind gets `Lagged`.
+    pub async fn connect(
+        ami: AmiConfig,
+        control: ControlOptions,
+        event_queue: usize,
+        event_queue_bytes: usize,
+    ) -> Result<AmiLink> {
+        if event_queue == 0 || event_queue_bytes == 0 {
+            return Err(Error::InvalidArgument("event_queue and event_queue_bytes must be positive".into()));
         }
         let wait = ami.connect_timeout + ami.login_timeout + ami.action_timeout * 3;
         let (client, sub) = AmiClient::connect_subscribed(ami).await?;
-        let (events, _) = broadcast::channel(event_queue);
+        let (events, _) = fanout::channel(event_queue, event_queue_bytes);
         let shared = Arc::new(Shared {
             model: Mutex::new(Model::default()),
             events: Mutex::new(Some(events)),
@@ -388,11 +398,11 @@ impl Link for AmiLink {
         Box::pin(control::execute(self, command))
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
+    fn subscribe(&self) -> fanout::Receiver<Event> {
         match &*lock(&self.shared.events) {
             Some(tx) => tx.subscribe(),
             // Closed: a receiver whose sender is already gone ends at once.
-            None => broadcast::channel(1).1,
+            None => fanout::channel(1, 1).1,
         }
     }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -23,6 +23,7 @@ use super::{BoxFuture, Link, LinkStatus};
 use crate::ami::backoff::Backoff;
 use crate::command::{Command, Outcome};
 use crate::error::{Error, Result};
+use crate::fanout;
 use crate::model::{Call, Device, Event, Mirror, Snapshot};
 use crate::wire::{self, ClientMessage, ServerMessage};
 
@@ -41,7 +42,7 @@ type Pending = HashMap<u64, oneshot::Sender<Result<Outcome>>>;
 struct Shared {
     mirror: Mutex<Mirror>,
     /// Taken on close, so that every subscriber's stream ends.
-    events: Mutex<Option<broadcast::Sender<Event>>>,
+    events: Mutex<Option<fanout::Sender<Event>>>,
     status: Mutex<LinkStatus>,
     /// Commands sent and not yet answered, by id.
     pending: Mutex<Pending>,
@@ -97,13 +98,18 @@ impl Drop for GatewayLink {
 impl GatewayLink {
     /// Connects and authenticates, and returns once the first snapshot is in, so that
     /// `snapshot()` is complete at once. A refused token is `Error::AuthFailed`.
-    /// `event_queue` bounds each subscriber.
-    pub async fn connect(config: GatewayConfig, event_queue: usize) -> Result<GatewayLink> {
-        if event_queue == 0 {
-            return Err(Error::InvalidArgument("event_queue must be positive".into()));
+    /// The queue of events holds at most `event_queue` events and `event_queue_bytes` bytes
+    /// of them (see `AmiLink::connect`); a subscriber further behind gets `Lagged`.
+    pub async fn connect(
+        config: GatewayConfig,
+        event_queue: usize,
+        event_queue_bytes: usize,
+    ) -> Result<GatewayLink> {
+        if event_queue == 0 || event_queue_bytes == 0 {
+            return Err(Error::InvalidArgument("event_queue and event_queue_bytes must be positive".into()));
         }
         let (reader, writer, welcome, snapshot) = conn::open(&config).await?;
-        let (events, _) = broadcast::channel(event_queue);
+        let (events, _) = fanout::channel(event_queue, event_queue_bytes);
         let status =
             if welcome.link_up { LinkStatus::Up } else { LinkStatus::Down { reason: PBX_DOWN.into() } };
         let shared = Arc::new(Shared {
@@ -193,12 +199,16 @@ async fn run(
     mut writer: Writer,
     mut out: mpsc::Receiver<Bytes>,
 ) {
+    // One backoff for the link's life: a gateway that welcomes the client and drops the
+    // connection at once is retried ever more slowly (`ReconnectPolicy::stable_after`).
     let mut backoff = Backoff::new(cfg.reconnect.clone());
+    backoff.connected(Instant::now());
     loop {
         let reason = match serve(&shared, &cfg, &mut reader, &mut writer, &mut out).await {
             End::Closed => break,
             End::Lost(reason) => reason,
         };
+        backoff.lost(Instant::now());
         let _ = tokio::time::timeout(conn::SHUTDOWN_WAIT, writer.shutdown()).await;
         tracing::warn!("gateway {}: connection lost: {reason}", cfg.redacted_url());
         shared.set_status(LinkStatus::Down { reason: reason.clone() });
@@ -243,7 +253,9 @@ async fn reconnect(
         while out.try_recv().is_ok() {}
         match conn::open(cfg).await {
             Ok(c) => {
-                *backoff = Backoff::new(cfg.reconnect.clone());
+                // Not a reset: the delays start again only once this connection has
+                // stayed up (`lost` decides).
+                backoff.connected(Instant::now());
                 return Some(c);
             }
             Err(e) => {
@@ -349,11 +361,11 @@ impl Link for GatewayLink {
         Box::pin(self.run_command(command))
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
+    fn subscribe(&self) -> fanout::Receiver<Event> {
         match &*lock(&self.shared.events) {
             Some(tx) => tx.subscribe(),
             // Closed: a receiver whose sender is already gone ends at once.
-            None => broadcast::channel(1).1,
+            None => fanout::channel(1, 1).1,
         }
     }
 

@@ -129,6 +129,12 @@ impl Tracker {
         Snapshot { devices: self.devices(), calls }
     }
 
+    /// Whether `id` names a live call or channel (any leg, Local halves included): a new
+    /// call must not take it.
+    pub fn id_taken(&self, id: &str) -> bool {
+        self.by_id.contains_key(id) || self.chans.contains_key(id)
+    }
+
     /// Number of calls open now.
     pub fn open_calls(&self) -> usize {
         self.calls.values().filter(|c| c.announced).count()

@@ -4,9 +4,11 @@
 //! for `CoreShowChannels`, `ExtensionStateList` and `DeviceStateList`; [`Tracker::resync`]
 //! builds the model those lists describe and reports the difference as ordinary events
 //! (`ConnectionCleared`/`CallCleared` for calls that are gone, `Originated`/`Delivered`/
-//! `Established` for calls found) followed by `Resynced`, so no consumer keeps a ghost.
-//! The endpoint lists (`PJSIPShowEndpoints`, `SIPpeers`) add the phones that no hint
-//! names, so a PBX with pattern hints or none still shows every phone.
+//! `Established` for calls found, device events for devices that changed and
+//! `DeviceRemoved` for devices no list names any more) followed by `Resynced`, so no
+//! consumer keeps a ghost, be it a call or a phone of a PBX restarted with other
+//! extensions. The endpoint lists (`PJSIPShowEndpoints`, `SIPpeers`) add the phones that
+//! no hint names, so a PBX with pattern hints or none still shows every phone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -257,9 +259,9 @@ impl Tracker {
         for m in &lists.devices {
             self.on_device_state_change(m, &mut dev_events);
         }
+        let listed: HashSet<String> =
+            lists.extensions.iter().chain(&lists.devices).filter_map(state_list_device).collect();
         if !lists.endpoints.is_empty() {
-            let listed: HashSet<String> =
-                lists.extensions.iter().chain(&lists.devices).filter_map(state_list_device).collect();
             // A chan_sip peer tells only whether it is reachable: one with a channel is in use.
             let busy = |iface: &str| {
                 fresh.chans.values().any(|c| c.name.strip_prefix(iface).is_some_and(|r| r.starts_with('-')))
@@ -272,6 +274,12 @@ impl Tracker {
                 }
             }
         }
+        let removed = self.remove_vanished(lists, &listed, &fresh);
+        // A device that is gone gets no last state change (a `Custom:DND` lamp that
+        // outlived its phone in the AstDB would report one): its removal says it all.
+        let gone: HashSet<&DeviceId> = removed.iter().collect();
+        dev_events.retain(|e| e.device().is_none_or(|d| !gone.contains(d)));
+        dev_events.extend(removed.iter().map(|d| Event::DeviceRemoved { device: d.clone() }));
         let mut devices_changed = Vec::new();
         let mut seen = HashSet::new();
         for ev in &dev_events {
@@ -288,5 +296,44 @@ impl Tracker {
         *self = Tracker { devices, calls_total, ..fresh };
         out.push(Event::Resynced { calls_ended, calls_found, devices_changed });
         out
+    }
+
+    /// Removes the devices the PBX no longer has, and returns them sorted. A device stays
+    /// while a state list or an endpoint list names it, or a call found in `fresh` has a
+    /// connection on it; the others were left over from before a restart or a reload
+    /// with other extensions, and keeping them would show phones that do not exist (and
+    /// let the table grow with every renumbering). Lists that name no device at all are
+    /// taken as refused (`list` in the AMI link returns a refused list as empty), not as a
+    /// PBX without phones: nothing is removed then.
+    fn remove_vanished(
+        &mut self,
+        lists: &ResyncLists,
+        listed: &HashSet<String>,
+        fresh: &Tracker,
+    ) -> Vec<DeviceId> {
+        let endpoints: HashSet<String> =
+            lists.endpoints.iter().filter_map(|m| endpoint_of(m, |_| false)).map(|(id, _, _)| id).collect();
+        if listed.is_empty() && endpoints.is_empty() {
+            return Vec::new();
+        }
+        let in_calls: HashSet<DeviceId> = fresh
+            .calls
+            .values()
+            .filter(|c| c.announced)
+            .flat_map(|c| fresh.call_view(c).connections.into_iter().map(|k| k.device))
+            .collect();
+        let mut removed: Vec<DeviceId> = self
+            .devices
+            .keys()
+            .filter(|d| {
+                !listed.contains(d.as_str()) && !endpoints.contains(d.as_str()) && !in_calls.contains(*d)
+            })
+            .cloned()
+            .collect();
+        removed.sort();
+        for d in &removed {
+            self.devices.remove(d);
+        }
+        removed
     }
 }

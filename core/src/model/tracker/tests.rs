@@ -335,6 +335,57 @@ fn device_state_presence_dnd_and_forwarding() {
     assert_eq!((dev.forward_to.as_deref(), dev.forwarding(ForwardKind::Busy)), (None, Some("300")));
 }
 
+fn extension_status(exten: &str, status: &str) -> Message {
+    let hint = format!("PJSIP/{exten}");
+    msg(&[
+        ("Event", "ExtensionStatus"),
+        ("Exten", exten),
+        ("Context", "internal"),
+        ("Hint", &hint),
+        ("Status", status),
+    ])
+}
+
+fn device_state_change(device: &str, state: &str) -> Message {
+    msg(&[("Event", "DeviceStateChange"), ("Device", device), ("State", state)])
+}
+
+#[test]
+fn resync_removes_the_devices_no_list_names_any_more() {
+    use crate::model::ResyncLists;
+    let mut t = Tracker::new();
+    let before = ResyncLists {
+        extensions: ["100", "101", "102"].iter().map(|e| extension_status(e, "0")).collect(),
+        devices: vec![device_state_change("Custom:DND101", "BUSY")],
+        ..ResyncLists::default()
+    };
+    t.resync(&before);
+    assert_eq!(t.devices().len(), 3);
+    assert!(t.device("101").is_some_and(|d| d.do_not_disturb));
+    // The PBX restarted with 102 and 103: 100 and 101 are gone, 101's DND lamp (kept in the
+    // AstDB) too.
+    let after = ResyncLists {
+        extensions: ["102", "103"].iter().map(|e| extension_status(e, "0")).collect(),
+        devices: vec![device_state_change("Custom:DND101", "NOT_INUSE")],
+        ..ResyncLists::default()
+    };
+    let events = t.resync(&after);
+    assert_eq!(
+        kinds(&events),
+        ["device_state 103", "device_removed 100", "device_removed 101", "resynced -"],
+        "{events:#?}"
+    );
+    let Some(Event::Resynced { devices_changed, .. }) = events.last() else { panic!("{events:#?}") };
+    let changed: Vec<&str> = devices_changed.iter().map(|d| d.as_str()).collect();
+    assert_eq!(changed, ["103", "100", "101"]);
+    let ids: Vec<String> = t.devices().iter().map(|d| d.id.to_string()).collect();
+    assert_eq!(ids, ["102", "103"]);
+    // Lists that name nothing (refused) remove nothing.
+    let events = t.resync(&ResyncLists::default());
+    assert_eq!(kinds(&events), ["resynced -"]);
+    assert_eq!(t.devices().len(), 2);
+}
+
 #[test]
 fn channel_table_is_bounded() {
     let mut t = Tracker::with_limits(TrackerLimits { max_channels: 100, max_devices: 10 });
