@@ -667,9 +667,12 @@ async fn gateway(env: &Env) -> Outcome {
     s.clear_call(&c).await.map_err(|e| format!("clear_call: {e}"))?;
     wait_for(&mut ev, 15, "call cleared", |e| e.kind() == "call_cleared" && in_call(e, &c)).await?;
     let mut sock = tokio::net::TcpStream::connect(diag).await.map_err(|e| e.to_string())?;
-    sock.write_all(b"GET /api/clients HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .map_err(|e| e.to_string())?;
+    // The Host a browser sends: the diagnostics answer only to the names they allow.
+    sock.write_all(
+        format!("GET /api/clients HTTP/1.1\r\nHost: {diag}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let mut body = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut body)).await;
     let body = String::from_utf8_lossy(&body);
