@@ -19,6 +19,16 @@ fn hundred() -> ctilink_sim::SimConfig {
     }
 }
 
+/// 100 phones and a gateway whose write timeout (60 s) outlasts the test: clients that
+/// do not read stay connected, their queues are what is measured.
+async fn patient_gateway() -> (ctilink_sim::SimHandle, ctilink_gateway::Gateway) {
+    let sim = start_sim(hundred()).await;
+    let mut cfg = config(&sim);
+    cfg.clients.write_timeout = Duration::from_secs(60);
+    let gw = start(cfg).await;
+    (sim, gw)
+}
+
 /// Waits (at most 20 s) until `/metrics` shows `name` at least `at_least`.
 async fn until_metric(diag: std::net::SocketAddr, name: &str, at_least: f64) -> f64 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -35,12 +45,8 @@ async fn until_metric(diag: std::net::SocketAddr, name: &str, at_least: f64) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallboards_asking_for_snapshots_without_reading_hold_one_each() {
     let _turn = crate::serial().await;
-    let sim = start_sim(hundred()).await;
-    let mut cfg = config(&sim);
-    cfg.clients.write_timeout = Duration::from_secs(60);
-    let gw = start(cfg).await;
-    let addr = gw.addrs().tcp.expect("tcp");
-    let diag = gw.addrs().diagnostics.expect("diag");
+    let (_sim, gw) = patient_gateway().await;
+    let (addr, diag) = (gw.addrs().tcp.expect("tcp"), gw.addrs().diagnostics.expect("diag"));
     let (mut other, _, _) = Raw::hello(addr, SUPERVISOR, "other").await;
     let mut boards = Vec::new();
     for i in 0..10 {
@@ -87,12 +93,8 @@ async fn wallboards_asking_for_snapshots_without_reading_hold_one_each() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_events_to_clients_that_do_not_read_are_bounded_in_bytes() {
     let _turn = crate::serial().await;
-    let sim = start_sim(hundred()).await;
-    let mut cfg = config(&sim);
-    cfg.clients.write_timeout = Duration::from_secs(60);
-    let gw = start(cfg).await;
-    let addr = gw.addrs().tcp.expect("tcp");
-    let diag = gw.addrs().diagnostics.expect("diag");
+    let (sim, gw) = patient_gateway().await;
+    let (addr, diag) = (gw.addrs().tcp.expect("tcp"), gw.addrs().diagnostics.expect("diag"));
     let mut boards = Vec::new();
     for i in 0..10 {
         boards.push(Raw::hello(addr, SUPERVISOR, &format!("wallboard-{i}")).await.0);
