@@ -156,7 +156,8 @@ struct Results {
 fn config_text(sim: &SimHandle, p: &Params) -> String {
     let mut t = format!(
         "[pbx]\nurl = \"{}?reconnect_ms=100\"\n[listen]\ntcp = \"127.0.0.1:0\"\ndiagnostics = \"127.0.0.1:0\"\n\
-         [clients]\nqueue = 4096\nmax_clients = 20000\nidle_timeout_ms = 3600000\n",
+         [clients]\nqueue = 4096\nmax_clients = 20000\nidle_timeout_ms = 3600000\n\
+         max_unauthenticated = 20000\nmax_unauthenticated_per_address = 20000\n",
         sim.url()
     );
     let block = (p.extensions / p.clients.max(1) as u32).max(1);
@@ -225,7 +226,8 @@ fn status_kb(pid: u32, key: &str) -> u64 {
 
 async fn http(addr: SocketAddr, path: &str) -> String {
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else { return String::new() };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    // The Host a browser sends: the diagnostics answer only to the names they allow.
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).await.is_err() {
         return String::new();
     }

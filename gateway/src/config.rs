@@ -104,10 +104,12 @@ pub struct ClientLimits {
     pub max_clients: usize,
     /// Connections that have not authenticated yet (in the TLS or WebSocket handshake,
     /// or before `hello`), in all. At the limit, the oldest of them is closed to admit a
-    /// new one: a client that says `hello` promptly always gets in.
+    /// new one once it has had a second to say `hello`; before that the new one is refused.
     pub max_unauthenticated: usize,
     /// The same, per source address (an IPv6 /64 counts as one address). At the limit,
-    /// that address's oldest is closed: one address cannot push out anyone else's.
+    /// that address's oldest is closed (or the new one refused, while the oldest is
+    /// within its grace): one address cannot push out anyone else's. Raise it where many
+    /// clients share one address (a terminal server, a NAT) and reconnect at once.
     pub max_unauthenticated_per_address: usize,
     pub slow_client: SlowClientPolicy,
     /// Time allowed for the TLS or WebSocket handshake, and then for `hello`.
