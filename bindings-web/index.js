@@ -658,12 +658,19 @@ export class Client {
         // a newer server's message: skipped
       }
     })
-    ws.addEventListener('close', (c) => {
+    const gone = (reason) => {
       if (ws !== this._ws) return
-      this._dropped(authError, bye ?? (c.reason || `connection closed (${c.code})`))
+      this._dropped(authError, bye ?? reason)
+    }
+    ws.addEventListener('close', (c) => gone(c.reason || `connection closed (${c.code})`))
+    // 'error' should be followed by 'close', but not every implementation sends it for a
+    // connection that never opened (Node 20's): the first of the two counts.
+    ws.addEventListener('error', (e) => {
+      gone((e && e.message) || 'connection failed')
+      try {
+        ws.close()
+      } catch {}
     })
-    // 'error' is followed by 'close'.
-    ws.addEventListener('error', () => {})
   }
 
   _send(msg) {
