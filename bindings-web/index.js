@@ -595,6 +595,8 @@ export class Client {
       return
     }
     this._ws = ws
+    // Binary messages are read as text too (the protocol allows them); a Blob could not be.
+    ws.binaryType = 'arraybuffer'
     let bye = null
     let authError = null
     ws.addEventListener('open', () => {

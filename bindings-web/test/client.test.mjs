@@ -113,6 +113,30 @@ test('category listeners: device events as "device", call events as "call"', asy
   }
 })
 
+test('hold, retrieve, DTMF and clearConnection on the caller\'s side', async () => {
+  const c = await connect(gw.url, TOKENS.desk100)
+  try {
+    const established = waitFor(c, (ev) => ev.event === 'established' && ev.device === '101')
+    const call = await c.makeCall('100', '101')
+    await established
+    const held = waitFor(c, (ev) => ev.event === 'held' && ev.device === '100' && ev)
+    await c.hold(call, '100')
+    assert.equal((await held).state, 'held')
+    assert.equal(c.call(call).connections.find((k) => k.device === '100').state, 'held')
+    const retrieved = waitFor(c, (ev) => ev.event === 'retrieved' && ev.device === '100')
+    await c.retrieve(call, '100')
+    await retrieved
+    assert.equal(c.call(call).connections.find((k) => k.device === '100').state, 'connected')
+    await c.sendDtmf(call, '100', '12#')
+    const cleared = waitFor(c, (ev) => ev.event === 'call_cleared' && ev.call === call)
+    await c.clearConnection(call, '100')
+    await cleared
+    assert.equal(c.call(call), null)
+  } finally {
+    await c.close()
+  }
+})
+
 test('a refused command rejects with the Node binding\'s code', async () => {
   const c = await connect(gw.url, TOKENS.desk100)
   try {
