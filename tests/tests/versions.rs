@@ -65,6 +65,18 @@ fn the_npm_files_carry_the_workspace_version() {
         serde_json::from_str(&read("bindings-node/package-lock.json")).expect("package-lock.json is JSON");
     assert_eq!(lock["version"], v.as_str(), "package-lock.json");
     assert_eq!(lock["packages"][""]["version"], v.as_str(), "package-lock.json packages[\"\"]");
+    // The browser library (bindings-web) is published with the same version.
+    let web: serde_json::Value =
+        serde_json::from_str(&read("bindings-web/package.json")).expect("bindings-web/package.json is JSON");
+    assert_eq!(web["version"], v.as_str(), "bindings-web/package.json");
+    let web_lock: serde_json::Value = serde_json::from_str(&read("bindings-web/package-lock.json"))
+        .expect("bindings-web/package-lock.json is JSON");
+    assert_eq!(web_lock["version"], v.as_str(), "bindings-web/package-lock.json");
+    assert_eq!(
+        web_lock["packages"][""]["version"],
+        v.as_str(),
+        "bindings-web/package-lock.json packages[\"\"]"
+    );
     // The generated loader refuses a platform package of another version (napi-rs): every
     // version it names must be this one, or the published pair would not load together.
     let loader = read("bindings-node/native.js");
