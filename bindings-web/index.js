@@ -707,8 +707,11 @@ export class Client {
     if (!(this._pingMs > 0)) return
     this._pinger = setInterval(() => {
       if (this._pingOut) {
-        // No pong for a whole interval: the connection is dead.
-        this._ws && this._ws.close()
+        // No pong for a whole interval: the connection is dead. Dropped now, not when the
+        // close handshake of a dead connection times out.
+        const ws = this._ws
+        this._dropped(null, `no answer to a ping in ${this._pingMs} ms`)
+        if (ws) ws.close()
         return
       }
       this._pingOut = true
