@@ -304,6 +304,8 @@ fn windows_installer_installs_and_uninstalls_silently() {
     let got = reg_value(&prefix, uninstall, "DisplayVersion");
     all &= ok("the uninstall entry is gone", got.is_none(), got);
     assert!(all, "the installer failed a check (see the not ok lines above)");
+    // 0.7 GB that the next run makes afresh anyway (kept when a check failed, to look at).
+    let _ = std::fs::remove_dir_all(&prefix);
 }
 
 /// An X server of its own (the display number it chose) for Wine's windows.
@@ -393,6 +395,8 @@ async fn windows_configuration_dialog_tests_the_connection_and_saves_it() {
         shot.display()
     );
     println!("screenshot: {}", shot.display());
+    // 0.7 GB that the next run makes afresh anyway (kept when a check failed, to look at).
+    let _ = std::fs::remove_dir_all(&prefix);
 }
 
 fn wineserver() -> PathBuf {
