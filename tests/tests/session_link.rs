@@ -310,3 +310,28 @@ fn standby_hosts_are_parsed_and_bounded() {
     ));
     assert!(matches!(SessionOptions::from_url("ami://u:p@pbx1?standby=a:b"), Err(Error::InvalidUrl(_))));
 }
+
+/// An event queue that could hold nothing is refused before any connection is tried,
+/// with the same typed error for a PBX and a gateway: a port where nobody listens would
+/// otherwise answer first with `Connect`.
+#[tokio::test]
+async fn an_event_queue_of_zero_is_refused_before_connecting() {
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = nobody.local_addr().expect("addr").port();
+    drop(nobody);
+    for url in [
+        format!("ami://admin:secret@127.0.0.1:{port}"),
+        format!("ctilink://desk-token-0123456789@127.0.0.1:{port}"),
+    ] {
+        for (messages, bytes) in [(0, 1 << 20), (16, 0)] {
+            let mut o = SessionOptions::from_url(&url).expect("url");
+            o.event_queue = messages;
+            o.event_queue_bytes = bytes;
+            match Session::connect_with(o).await {
+                Err(Error::InvalidArgument(why)) => assert!(why.contains("event_queue"), "{why}"),
+                Err(e) => panic!("{url} with ({messages}, {bytes}): {e:?}"),
+                Ok(_) => panic!("{url} with ({messages}, {bytes}) connected"),
+            }
+        }
+    }
+}

@@ -139,9 +139,7 @@ impl AmiLink {
         event_queue: usize,
         event_queue_bytes: usize,
     ) -> Result<AmiLink> {
-        if event_queue == 0 || event_queue_bytes == 0 {
-            return Err(Error::InvalidArgument("event_queue and event_queue_bytes must be positive".into()));
-        }
+        fanout::check_bounds(event_queue, event_queue_bytes)?;
         let wait = ami.connect_timeout + ami.login_timeout + ami.action_timeout * 3;
         let (client, sub) = AmiClient::connect_subscribed(ami).await?;
         let (events, _) = fanout::channel(event_queue, event_queue_bytes);

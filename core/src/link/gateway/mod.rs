@@ -105,9 +105,7 @@ impl GatewayLink {
         event_queue: usize,
         event_queue_bytes: usize,
     ) -> Result<GatewayLink> {
-        if event_queue == 0 || event_queue_bytes == 0 {
-            return Err(Error::InvalidArgument("event_queue and event_queue_bytes must be positive".into()));
-        }
+        fanout::check_bounds(event_queue, event_queue_bytes)?;
         let (reader, writer, welcome, snapshot) = conn::open(&config).await?;
         let (events, _) = fanout::channel(event_queue, event_queue_bytes);
         let status =
