@@ -99,11 +99,17 @@ impl SnapshotBody {
 #[derive(Debug)]
 enum Item {
     Message(Bytes),
-    /// The snapshot waiting, for the request it answers (0: not asked for).
-    Snapshot {
-        request: u64,
-        body: SnapshotBody,
-    },
+    /// Where the snapshot waiting ([`Inner::snapshot`]) goes out among the events. It is
+    /// kept apart so that a request relabels it and `/metrics` weighs it without a walk
+    /// along the lane.
+    Snapshot,
+}
+
+/// The snapshot waiting, for the request it answers (0: not asked for).
+#[derive(Debug)]
+struct Waiting {
+    request: u64,
+    body: SnapshotBody,
 }
 
 #[derive(Debug, Default)]
@@ -114,8 +120,8 @@ struct Inner {
     /// Bytes of the events in `stream` (the snapshot is not counted: it is bounded by
     /// being one).
     event_bytes: usize,
-    /// Whether `stream` holds the snapshot (then it is the only `Item::Snapshot`).
-    snapshot_waiting: bool,
+    /// The snapshot waiting; `stream` then holds its one `Item::Snapshot`.
+    snapshot: Option<Waiting>,
     /// The last message to send (`bye`), after which the writer closes.
     bye: Option<Bytes>,
     /// No more messages are taken.
@@ -124,14 +130,14 @@ struct Inner {
 
 impl Inner {
     fn events(&self) -> usize {
-        self.stream.len() - usize::from(self.snapshot_waiting)
+        self.stream.len() - usize::from(self.snapshot.is_some())
     }
 
     fn clear_stream(&mut self) -> usize {
         let dropped = self.events();
         self.stream.clear();
         self.event_bytes = 0;
-        self.snapshot_waiting = false;
+        self.snapshot = None;
         dropped
     }
 
@@ -218,21 +224,20 @@ impl ClientQueue {
         if q.ending() {
             return Err(Full::Closed);
         }
-        if q.snapshot_waiting {
-            let at = q.stream.iter().position(|i| matches!(i, Item::Snapshot { .. })).unwrap_or(0);
+        if q.snapshot.take().is_some() {
+            let at = q.stream.iter().position(|i| matches!(i, Item::Snapshot)).unwrap_or(0);
             let dropped: usize = q
                 .stream
                 .drain(at..)
                 .map(|i| match i {
                     Item::Message(m) => m.len(),
-                    Item::Snapshot { .. } => 0,
+                    Item::Snapshot => 0,
                 })
                 .sum();
             q.event_bytes -= dropped;
-            q.snapshot_waiting = false;
         }
-        q.stream.push_back(Item::Snapshot { request, body });
-        q.snapshot_waiting = true;
+        q.stream.push_back(Item::Snapshot);
+        q.snapshot = Some(Waiting { request, body });
         drop(q);
         self.notify.notify_one();
         Ok(())
@@ -244,15 +249,13 @@ impl ClientQueue {
         if q.ending() {
             return Requested::Closed;
         }
-        if !q.snapshot_waiting {
-            return Requested::Build;
-        }
-        for item in q.stream.iter_mut() {
-            if let Item::Snapshot { request: r, .. } = item {
-                *r = request;
+        match q.snapshot.as_mut() {
+            Some(waiting) => {
+                waiting.request = request;
+                Requested::Coalesced
             }
+            None => Requested::Build,
         }
-        Requested::Coalesced
     }
 
     /// Queues an answer.
@@ -300,8 +303,8 @@ impl ClientQueue {
         let dropped = q.clear_stream();
         q.event_bytes = lagged.len();
         q.stream.push_back(Item::Message(lagged));
-        q.stream.push_back(Item::Snapshot { request: 0, body: snapshot });
-        q.snapshot_waiting = true;
+        q.stream.push_back(Item::Snapshot);
+        q.snapshot = Some(Waiting { request: 0, body: snapshot });
         drop(q);
         self.notify.notify_one();
         dropped
@@ -344,15 +347,7 @@ impl ClientQueue {
     /// Bytes waiting now (answers, events and the snapshot).
     pub fn bytes(&self) -> usize {
         let q = self.lock();
-        let snapshot: usize = q
-            .stream
-            .iter()
-            .map(|i| match i {
-                Item::Snapshot { body, .. } => body.len(),
-                Item::Message(_) => 0,
-            })
-            .sum();
-        q.answer_bytes + q.event_bytes + snapshot
+        q.answer_bytes + q.event_bytes + q.snapshot.as_ref().map_or(0, |w| w.body.len())
     }
 
     /// Waits for messages and takes them, answers first, up to [`MAX_BATCH_BYTES`];
@@ -393,7 +388,7 @@ fn take(q: &mut Inner) -> Batch {
     while let Some(item) = q.stream.front() {
         let len = match item {
             Item::Message(m) => m.len(),
-            Item::Snapshot { body, .. } => body.len(),
+            Item::Snapshot => q.snapshot.as_ref().map_or(0, |w| w.body.len()),
         };
         if bytes > 0 && bytes + len > MAX_BATCH_BYTES {
             break;
@@ -404,9 +399,10 @@ fn take(q: &mut Inner) -> Batch {
                 q.event_bytes -= m.len();
                 messages.push(m);
             }
-            Some(Item::Snapshot { request, body }) => {
-                q.snapshot_waiting = false;
-                messages.push(body.message(request));
+            Some(Item::Snapshot) => {
+                if let Some(Waiting { request, body }) = q.snapshot.take() {
+                    messages.push(body.message(request));
+                }
             }
             None => break,
         }
