@@ -1,5 +1,5 @@
 # One entry point for everything; `make test` is what CI runs (.ci/run).
-.PHONY: test demo lint unit bench fuzz peers header dist
+.PHONY: test demo lint unit bench fuzz peers header decls dist
 
 test:
 	./scripts/test.sh
@@ -21,3 +21,8 @@ peers:
 # Regenerates the C header from ffi/src with the pinned cbindgen (tests fail on drift).
 header:
 	cbindgen --quiet --config ffi/cbindgen.toml --crate ctilink-ffi --output include/ctilink.h ffi
+
+# Regenerates the bindings' declarations of the events (TypeScript for Node and the browser,
+# the Python stubs and enums) from core/src/model/catalogue.rs (tests fail on drift).
+decls:
+	cargo run --quiet -p ctilink-tests --bin gen-decls

@@ -25,6 +25,7 @@ pub fn vector_files(sub: &str, ext: &str) -> Vec<PathBuf> {
     files
 }
 
+pub mod decls;
 pub mod native;
 
 pub mod live {

@@ -7,6 +7,7 @@
 //! the mapping that the C ABI and the TSP shim use.
 
 mod call;
+pub mod catalogue;
 mod device;
 mod event;
 mod ids;
