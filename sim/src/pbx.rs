@@ -95,7 +95,6 @@ pub(crate) struct OriginateRequest {
     pub(crate) timeout: Duration,
     pub(crate) account: Option<String>,
     pub(crate) channel_id: Option<String>,
-    pub(crate) other_channel_id: Option<String>,
     /// `Application`/`Data` instead of `Exten`: only `PickupChan` is simulated.
     pub(crate) application: Option<String>,
     pub(crate) data: Option<String>,
@@ -476,6 +475,12 @@ impl Pbx {
             c.priority = 1;
         });
         if let Some(c) = self.calls.get_mut(&call) {
+            // A call that was bridged is past its Originate: Asterisk reported it once
+            // (asterisk22/blind_transfer.ami has one OriginateResponse), and the leg dialed
+            // now is dialed as for any call.
+            if c.phase == Phase::Bridged {
+                c.originate = None;
+            }
             c.dest = to.to_owned();
             c.callee = None;
             c.phase = Phase::Dialing;
@@ -547,7 +552,6 @@ impl Pbx {
     fn dial_dest(&mut self, call: u64) {
         let Some(c) = self.calls.get(&call) else { return };
         let (a, dest, is_orig, ring_out) = (c.caller, c.dest.clone(), c.originate.is_some(), c.ring_out);
-        let other_id = c.originate.as_ref().and_then(|o| o.other_channel_id.clone());
         let Some(caller) = self.channels.get(&a).cloned() else { return };
         if let Some(target) = self.forward_of(call, "CF", &dest) {
             self.follow_forward(call, &target);
@@ -557,7 +561,10 @@ impl Pbx {
         // Here, and so does one with do-not-disturb on.
         let unavailable = self.unregistered.contains(&dest);
         let busy = self.device_state(&dest) != DeviceState::NotInUse || self.db.get("DND", &dest).is_some();
-        let b = self.new_channel(&dest, call, true, Some(&caller.linkedid), other_id.as_deref());
+        // The dialed phone's channel gets a Uniqueid of the PBX's own: Asterisk gives an
+        // Originate's `OtherChannelId` only to the second half of a Local channel (the
+        // asterisk20 and asterisk22 scenario captures: `SIP/101-…` is `refpbx20-…`).
+        let b = self.new_channel(&dest, call, true, Some(&caller.linkedid), None);
         if let Some(c) = self.calls.get_mut(&call) {
             c.callee = Some(b);
             c.phase = Phase::Dialing;

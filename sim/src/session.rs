@@ -557,7 +557,6 @@ impl Session {
             timeout: Duration::from_millis(timeout_ms),
             account: field("Account"),
             channel_id: field("ChannelId"),
-            other_channel_id: field("OtherChannelId"),
             data: application.as_ref().map(|_| field("Data").unwrap_or_default()),
             application,
             reply_to: (!is_async).then_some(self.id),

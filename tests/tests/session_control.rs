@@ -243,3 +243,20 @@ async fn every_command_fails_with_a_typed_error_where_it_cannot_work() {
     s.clear_call(&ring).await.expect("clear_call");
     w.until("both cleared", |_| s.snapshot().calls.is_empty()).await;
 }
+
+/// A click-to-dial call that its caller hands on: the far party is sent to the target,
+/// and the model shows the target's connection in the call it keeps.
+#[tokio::test]
+async fn a_click_to_dial_call_transferred_by_its_caller() {
+    let sim = start_sim(fast_office()).await;
+    let s = session(&sim).await;
+    let mut w = Watch::new(&s);
+    let call = s.make_call("100", "101").await.expect("make_call");
+    w.until("101 answers", |e| e.call() == Some(&call) && is(e, "established", "101")).await;
+    s.single_step_transfer(&call, "100", "105").await.expect("transfer");
+    let ev = w.until("105 answers", |e| is(e, "established", "105")).await;
+    assert_eq!(ev.call(), Some(&call), "the call keeps its id across the transfer");
+    assert_eq!(state(&s, &call, "101"), Some(ConnectionState::Connected));
+    assert_eq!(state(&s, &call, "105"), Some(ConnectionState::Connected));
+    assert_eq!(state(&s, &call, "100"), None, "the transferring phone is released");
+}

@@ -1034,6 +1034,57 @@ async fn blind_transfer_matches_asterisk22() {
     sim.shutdown().await;
 }
 
+/// The capture's own case: a click-to-dial (Originate) that 100 then sends on. The
+/// simulator once reported the Originate again for 101's new dial, and gave 102's leg the
+/// Originate's `OtherChannelId` (Asterisk gives the dialed phones ids of its own).
+#[tokio::test]
+async fn blind_transfer_of_an_originated_call_matches_asterisk22() {
+    let sim = start(config22()).await;
+    let mut c = Raw::logged_in(&sim).await;
+    let mut seen = Vec::new();
+    c.send(&[
+        ("Action", "Originate"),
+        ("ActionID", "o1"),
+        ("Channel", "PJSIP/100"),
+        ("Context", "internal"),
+        ("Exten", "101"),
+        ("Priority", "1"),
+        ("Async", "true"),
+        ("ChannelId", "ctilink-t1"),
+        ("OtherChannelId", "ctilink-t2"),
+    ])
+    .await;
+    c.response("o1", &mut seen).await;
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(50)).await;
+    let a1 = sim.truth().channels.iter().find(|ch| ch.ext == "100").map(|ch| ch.name.clone());
+    c.send(&[
+        ("Action", "BlindTransfer"),
+        ("ActionID", "b1"),
+        ("Channel", &a1.expect("100's channel")),
+        ("Context", "internal"),
+        ("Exten", "102"),
+    ])
+    .await;
+    c.response("b1", &mut seen).await;
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 4).await;
+    c.drain(&mut seen, Duration::from_millis(50)).await;
+    let real = capture_of("asterisk22", "blind_transfer.ami");
+    assert_eq!(count(&seen, "OriginateResponse"), count(&real, "OriginateResponse"));
+    let ids: Vec<&str> =
+        seen.iter().filter(|m| m.is_event("Newchannel")).filter_map(|m| m.get("Uniqueid")).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids[0], "ctilink-t1", "the Originate's ChannelId names 100's leg");
+    assert!(ids[1..].iter().all(|id| !id.starts_with("ctilink")), "the PBX names the dialed legs: {ids:?}");
+    let (s, r) = (
+        upto_second_bridge_enter(channel_events22(&seen, Some("BlindTransfer"))),
+        upto_second_bridge_enter(channel_events22(&real, Some("BlindTransfer"))),
+    );
+    let diffs = party_diffs(&s, &r);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn dial_answered_matches_asterisk22() {
     let sim = start(config22()).await;

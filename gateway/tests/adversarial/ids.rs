@@ -28,13 +28,14 @@ async fn a_chosen_id_cannot_take_a_foreign_channel_or_call() {
         v["event"]["event"] == "established" && v["event"]["call"] == call.as_str()
     })
     .await;
-    // The callee's leg of B's call: named by the gateway's Originate (`OtherChannelId`),
-    // so it carries the prefix, and no call has that id; only the channel does.
+    // The callee's leg of B's call: the PBX names it, as a real Asterisk does (an
+    // Originate's `OtherChannelId` goes only to a Local channel's second half), so it
+    // cannot be chosen at all.
     let truth = sim.truth();
     let leg = truth.channels.iter().find(|c| c.ext == "103").expect("103's leg").uniqueid.clone();
     assert_ne!(leg, call);
     let r = a.command(2, json!({"command": "make_call", "from": "100", "to": "101", "id": leg})).await;
-    assert_eq!((r["ok"].clone(), code(&r)), (json!(false), "not_allowed".to_owned()), "{r}");
+    assert_eq!((r["ok"].clone(), code(&r)), (json!(false), "invalid_argument".to_owned()), "{r}");
     // An id some live call holds is refused too.
     let r = a.command(3, json!({"command": "make_call", "from": "100", "to": "101", "id": call})).await;
     assert_eq!((r["ok"].clone(), code(&r)), (json!(false), "not_allowed".to_owned()), "{r}");

@@ -464,3 +464,19 @@ fn asterisk11_dial_end_busy_fails_the_dialed_phone() {
     assert!(matches!(&out[2], Event::Failed { reason: crate::model::FailureReason::Busy, .. }));
     assert_eq!((t.open_calls(), t.channels()), (0, 0));
 }
+
+/// An Originate through a Local channel names its second half with our `OtherChannelId`:
+/// that id is taken while the half lives, though no call has it, and free once it is gone.
+#[test]
+fn a_local_half_named_by_us_is_a_taken_id() {
+    let mut t = Tracker::new();
+    let one = ("Local/101@internal-00000001;1", "ctilink-a");
+    let two = ("Local/101@internal-00000001;2", "ctilink-b");
+    t.apply(&newchannel(one.0, one.1, one.1, "4", "101"));
+    t.apply(&newchannel(two.0, two.1, one.1, "4", "101"));
+    assert!(t.id_taken("ctilink-a") && t.id_taken("ctilink-b"));
+    assert!(!t.id_taken("ctilink-c"));
+    t.apply(&hangup(two, "16"));
+    t.apply(&hangup(one, "16"));
+    assert!(!t.id_taken("ctilink-b"), "a channel gone frees its id");
+}
