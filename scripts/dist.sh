@@ -8,6 +8,7 @@
 #   ctilink-V.tar.gz                     Python sdist (builds from source: needs cargo)
 #   ctilink-V.tgz, ctilink-linux-x64-gnu-V.tgz
 #                                        npm: the main package and the platform package with the addon
+#   ctilink-web-V.tgz                    npm: the browser library (bindings-web: one ES module, its types)
 #   ctilink-V-windows-x86_64.zip         Windows: bin/ctilink.dll (stripped), bin/ctilink.tsp, the
 #                                        import library, the header, a README
 #   ctilink-V-windows-x86_64-debug.zip   ctilink.dll's debug information
@@ -16,7 +17,7 @@
 # V is the workspace version (Cargo.toml [workspace.package]), the one version of everything.
 #
 #   scripts/dist.sh                    # all of it
-#   scripts/dist.sh c deb              # some parts (c, deb, python, node, windows), into the same dist/
+#   scripts/dist.sh c deb              # some parts (c, deb, python, node, web, windows), into the same dist/
 #
 # Needs cargo, cargo-zigbuild, a C toolchain (strip, objcopy), dpkg-deb, python3 with venv
 # (maturin and ziglang are installed into target/dist-venv from PyPI) and node + npm
@@ -30,7 +31,7 @@ version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Ca
 out="$root/dist"
 target="${CARGO_TARGET_DIR:-$root/target}"
 parts=("$@")
-[[ ${#parts[@]} -gt 0 ]] || { parts=(c deb python node windows); rm -rf "$out"; }
+[[ ${#parts[@]} -gt 0 ]] || { parts=(c deb python node web windows); rm -rf "$out"; }
 mkdir -p "$out"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
@@ -164,14 +165,21 @@ dist_windows() {
     cp "$win/ctilink-tsp-$version-setup.exe" "$out/"
 }
 
+# The browser library as npm publishes it: the files package.json lists, nothing to build.
+dist_web() {
+    echo "== dist: npm package ctilink-web $version"
+    (cd "$root/bindings-web" && npm pack --quiet --pack-destination "$out" > /dev/null)
+}
+
 for part in "${parts[@]}"; do
     case "$part" in
         c) dist_c ;;
         deb) dist_deb ;;
         python) dist_python ;;
         node) dist_node ;;
+        web) dist_web ;;
         windows) dist_windows ;;
-        *) echo "unknown part $part (c, deb, python, node, windows)" >&2; exit 2 ;;
+        *) echo "unknown part $part (c, deb, python, node, web, windows)" >&2; exit 2 ;;
     esac
 done
 (cd "$out" && rm -f SHA256SUMS && sha256sum -- * > SHA256SUMS)

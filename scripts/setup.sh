@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, when it is missing: valgrind,
 # pkg-config and MinGW-w64 (C ABI tests, TSP build), Chromium (the gateway's diagnostics
-# page is checked in a real browser), Python's venv and Node.js from Debian's packages, and
-# the pinned cbindgen (header check) from crates.io. Idempotent and quick
+# page and its operator panel are checked in a real browser), Python's venv and Node.js
+# from Debian's packages, and the pinned cbindgen (header check) from crates.io. Idempotent and quick
 # when all is there; `make test` runs it first, and so does CI.
 set -euo pipefail
 

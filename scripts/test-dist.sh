@@ -8,6 +8,8 @@
 #           `answered`; ctilink.__version__ agrees; auditwheel names the manylinux tag
 #   Node    an empty project, npm install of the two tarballs (the addon comes from the
 #           platform package), examples/node/click_to_dial.mjs prints `answered`
+#   Web     an empty project, npm install of ctilink-web's tarball (no dependencies); the
+#           .deb's gateway serves /panel, and the library connects to it with a token
 #   Debian  dpkg -i: ctilink --version agrees, the gateway's conffile checks as the service
 #           user, the unit verifies; dpkg -r leaves only the conffile; dpkg -P leaves nothing
 # The simulator is the `ctilink` of the .deb, unpacked (no cargo either).
@@ -20,8 +22,10 @@ dist="$root/dist"
 version="$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)"
 work="$(mktemp -d)"
 sim_pid=""
+gw_pid=""
 cleanup() {
     [[ -n "$sim_pid" ]] && kill "$sim_pid" 2> /dev/null || true
+    [[ -n "$gw_pid" ]] && kill "$gw_pid" 2> /dev/null || true
     if dpkg-query -W -f='${Status}' ctilink 2> /dev/null | grep -q "installed\|config-files"; then
         $sudo dpkg -P ctilink > /dev/null 2>&1 || true
     fi
@@ -68,12 +72,13 @@ wheel="$(art "ctilink-$version-cp39-abi3-manylinux*_x86_64.whl")"
 sdist="$(art "ctilink-$version.tar.gz")"
 npm_main="$(art "ctilink-$version.tgz")"
 npm_platform="$(art "ctilink-linux-x64-gnu-$version.tgz")"
+npm_web="$(art "ctilink-web-$version.tgz")"
 win_zip="$(art "ctilink-$version-windows-x86_64.zip")"
 win_debug="$(art "ctilink-$version-windows-x86_64-debug.zip")"
 tsp_setup="$(art "ctilink-tsp-$version-setup.exe")"
 
 echo "== artifacts ($version)"
-for f in "$tarball" "$debug_tarball" "$deb" "$wheel" "$sdist" "$npm_main" "$npm_platform" "$win_zip" "$win_debug" "$tsp_setup"; do
+for f in "$tarball" "$debug_tarball" "$deb" "$wheel" "$sdist" "$npm_main" "$npm_platform" "$npm_web" "$win_zip" "$win_debug" "$tsp_setup"; do
     printf '%12d  %s\n' "$(stat -c %s "$f")" "$(basename "$f")"
 done
 check "SHA256SUMS matches" bash -c "cd '$dist' && sha256sum --quiet -c SHA256SUMS"
@@ -162,6 +167,39 @@ check "package versions are $version" \
 sed "s|'../../bindings-node/index.js'|'ctilink'|" "$root/examples/node/click_to_dial.mjs" > "$proj/click_to_dial.mjs"
 check "examples/node/click_to_dial.mjs prints answered" \
     bash -c "cd '$proj' && node click_to_dial.mjs '$url' 106 107 > '$proj/out' 2>&1; $(declare -f outcome_is_answered); outcome_is_answered '$proj/out'"
+
+echo "== Web: $(basename "$npm_web")"
+web="$work/web-app"
+mkdir -p "$web"
+printf '{ "name": "crm", "version": "1.0.0", "private": true, "type": "module" }\n' > "$web/package.json"
+check "npm install of the tarball (no dependencies)" \
+    npm --prefix "$web" install --no-audit --no-fund --loglevel=error "$npm_web"
+check "the package holds the module, its types, README and package.json only" \
+    test "$(cd "$web/node_modules/ctilink-web" && find . -type f | sort | tr '\n' ' ')" = "./README.md ./index.d.ts ./index.js ./package.json "
+check "its version is $version" test "$(cd "$web" && node -p "require('ctilink-web/package.json').version")" = "$version"
+# The .deb's gateway in front of the simulator, with one token: what a web CRM talks to.
+web_token="crm-web-token-$RANDOM$RANDOM"
+printf '[pbx]\nurl = "%s"\n[listen]\nws = "127.0.0.1:0"\n[[token]]\nidentity = "crm"\ntoken = "%s"\nmonitor = ["*"]\ncontrol = ["100"]\n' \
+    "$url" "$web_token" > "$web/gateway.toml"
+"$work/debroot/usr/bin/ctilink" gateway --config "$web/gateway.toml" > "$web/gw.out" 2>&1 &
+gw_pid=$!
+for _ in $(seq 100); do grep -q "^websocket" "$web/gw.out" 2> /dev/null && break; sleep 0.1; done
+ws_url="$(sed -n 's|^websocket *\(ws://[^ ]*\).*|\1|p' "$web/gw.out" | head -1)"
+check "the packaged gateway listens for WebSockets (${ws_url:-none})" test -n "$ws_url"
+panel_url="${ws_url/ws:/http:}"
+panel_url="${panel_url%/ws}/panel"
+check "it serves the panel at $panel_url with its Content-Security-Policy" \
+    node -e "fetch('$panel_url').then(async (r) => process.exit(r.status === 200 && /script-src 'self'/.test(r.headers.get('content-security-policy')) && (await r.text()).includes('panel.js') ? 0 : 1), () => process.exit(1))"
+cat > "$web/crm.mjs" << 'EOF'
+import { connect } from 'ctilink-web'
+const client = await connect(process.argv[2], process.argv[3], { client: 'dist-check', reconnect: false })
+console.log(client.identity, client.snapshot().devices.length)
+await client.close()
+EOF
+check "ctilink-web connects with the token and reads the 10 phones" \
+    bash -c "cd '$web' && test \"\$(node --experimental-websocket --no-warnings crm.mjs '$ws_url' '$web_token')\" = 'crm 10'"
+kill "$gw_pid" 2> /dev/null || true
+gw_pid=""
 
 echo "== Windows: $(basename "$win_zip") (run under Wine by scripts/test-windows.sh)"
 w="$work/win"

@@ -32,7 +32,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "== rust tests, with the C ABI's: header drift, exported symbols, C programs and"
 echo "   examples under valgrind, the TSP shim (native mapping test and MinGW DLL build)"
 log="$(mktemp)"
-trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}" "${distlog:-}" "${winlog:-}"' EXIT
+trap 'rm -f "$log" "${pylog:-}" "${nodelog:-}" "${weblog:-}" "${distlog:-}" "${winlog:-}"' EXIT
 # The Windows tests (tests/tests/tsp_windows.rs, every name starting with windows_) run once,
 # below (scripts/test-windows.sh), with their own summary line.
 cargo test --workspace -- --skip windows_ 2>&1 | tee "$log"
@@ -62,6 +62,11 @@ nodelog="$(mktemp)"
 ./scripts/test-node.sh 2>&1 | tee "$nodelog" || { echo "node tests failed" >&2; exit 1; }
 node_summary="$(tail -1 "$nodelog")"
 
+echo "== web: npm ci, types checked, ctilink-web and the /panel in headless Chromium"
+weblog="$(mktemp)"
+./scripts/test-web.sh 2>&1 | tee "$weblog" || { echo "web tests failed" >&2; exit 1; }
+web_summary="$(tail -1 "$weblog")"
+
 echo "== release artifacts: make dist, then each installed and run with no Rust toolchain on PATH"
 ./scripts/dist.sh
 distlog="$(mktemp)"
@@ -80,5 +85,6 @@ echo "rust: $passed passed, $failed failed"
 echo "$adversarial"
 echo "$python_summary"
 echo "$node_summary"
+echo "$web_summary"
 echo "$windows_summary"
 echo "$dist_summary"

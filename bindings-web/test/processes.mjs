@@ -72,12 +72,17 @@ export function stop(child, signal = 'SIGTERM') {
   })
 }
 
-/** The simulator on a free port, phones 100-103, quick to ring and answer. */
-export async function startSim() {
-  const { child, found } = await start(
-    ['sim', '--listen', '127.0.0.1:0', '--extensions', '100-103', '--ring-delay-ms', '200', '--answer-delay-ms', '300'],
-    { addr: /AMI on (127\.0\.0\.1:\d+)/ },
-  )
+/**
+ * The simulator on a free port, phones 100-103 (or `extensions`), quick to ring and
+ * answer; `noAnswer` phones ring until answered by a command; `traffic` random calls/s;
+ * `deny` AMI actions the PBX refuses with `Permission denied` (a comma list).
+ */
+export async function startSim({ extensions = '100-103', noAnswer, traffic, deny } = {}) {
+  const args = ['sim', '--listen', '127.0.0.1:0', '--extensions', extensions, '--ring-delay-ms', '200', '--answer-delay-ms', '300']
+  if (noAnswer) args.push('--no-answer', noAnswer)
+  if (traffic) args.push('--traffic', String(traffic))
+  if (deny) args.push('--deny', deny)
+  const { child, found } = await start(args, { addr: /AMI on (127\.0\.0\.1:\d+)/ })
   return { child, url: `ami://admin:secret@${found.addr}?control=pjsip&astdb=1`, stop: () => stop(child) }
 }
 
@@ -88,10 +93,10 @@ export const TOKENS = {
 
 /**
  * A gateway in front of `pbxUrl` with two tokens (desk-100: monitor 100 and 101, control
- * 100; board: all, control none); `ws` is the WebSocket address ("127.0.0.1:0" for any
- * port). Resolves with its ws:// URL.
+ * 100; board: all, control none) and any `tokens` (TOML `[[token]]` tables); `ws` is the
+ * WebSocket address ("127.0.0.1:0" for any port). Resolves with its ws:// URL.
  */
-export async function startGateway(pbxUrl, { ws = '127.0.0.1:0', idleTimeoutMs } = {}) {
+export async function startGateway(pbxUrl, { ws = '127.0.0.1:0', idleTimeoutMs, tokens = '' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ctilink-web-'))
   const config = join(dir, 'gateway.toml')
   const clients = idleTimeoutMs ? `[clients]\nidle_timeout_ms = ${idleTimeoutMs}\n` : ''
@@ -114,7 +119,7 @@ identity = "board"
 token = "${TOKENS.board}"
 monitor = ["*"]
 control = []
-`,
+${tokens}`,
   )
   const { child, found } = await start(['gateway', '--config', config], { ws: /^websocket\s+(ws:\/\/\S+)/ })
   const port = Number(new URL(found.ws).port)

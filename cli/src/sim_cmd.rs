@@ -50,6 +50,11 @@ pub(crate) struct SimArgs {
     /// Phones that ring but never answer (a list or range, as --extensions).
     #[arg(long)]
     no_answer: Option<String>,
+    /// AMI actions to refuse with `Permission denied` (a comma list, e.g.
+    /// BlindTransfer,Redirect), as Asterisk refuses an AMI user without the write
+    /// permission they need: how a client shows the PBX's refusal.
+    #[arg(long, value_delimiter = ',')]
+    deny: Vec<String>,
     /// Serve AMI over TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -137,6 +142,10 @@ pub(crate) async fn run(args: SimArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    for action in args.deny.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        sim.set_action_allowed(action, false);
+        println!("ctilink sim: refusing {action} (Permission denied)");
+    }
     let scheme = if args.tls_cert.is_some() { "amis" } else { "ami" };
     println!(
         "ctilink sim: {n} {} extensions on Asterisk {}, AMI on {} ({scheme}://{}:***@{})",

@@ -38,6 +38,13 @@ pub struct Listen {
     /// The diagnostics page, JSON, `/metrics` and `/healthz`. Default `127.0.0.1:7090`:
     /// it lists who is connected, so it is not exposed unless configured.
     pub diagnostics: Option<SocketAddr>,
+    /// Origins (`https://crm.example.org`) of web pages besides the gateway's own that may
+    /// open the WebSocket. A browser names the page in `Origin`; one of another site gets
+    /// 403, so that a page the user happens to open cannot use the gateway through the
+    /// user's network position. Clients that send no `Origin` (not browsers) are not
+    /// affected.
+    #[serde(default)]
+    pub ws_allowed_origins: Vec<String>,
 }
 
 /// The diagnostics server (`[listen] diagnostics` is its address): the names it answers
@@ -276,6 +283,15 @@ impl Config {
         if self.pbx.url.is_none() && self.pbx.url_env.is_none() {
             return Err(ConfigError("[pbx] needs url or url_env".into()));
         }
+        // An origin is compared as the browser sends it: scheme and host (and port), no path.
+        for o in &l.ws_allowed_origins {
+            let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+            if !rest.is_some_and(|h| !h.is_empty() && !h.trim_end_matches('/').contains('/')) {
+                return Err(ConfigError(format!(
+                    "[listen] ws_allowed_origins: {o:?} is not an origin such as \"https://crm.example.org\""
+                )));
+            }
+        }
         let c = &self.clients;
         if c.queue == 0
             || c.max_line < 256
@@ -412,6 +428,22 @@ mod tests {
         monitor = ["100", "101"]
         control = ["100"]
     "#;
+
+    #[test]
+    fn ws_allowed_origins_must_be_origins() {
+        let with = |o: &str| {
+            let toml = GOOD.replace(
+                "tcp = \"127.0.0.1:7070\"",
+                &format!("ws = \"127.0.0.1:7080\"\nws_allowed_origins = [\"{o}\"]"),
+            );
+            Config::from_toml(&toml)
+        };
+        assert!(with("https://crm.example.org").is_ok());
+        assert!(with("http://127.0.0.1:8080/").is_ok());
+        for bad in ["crm.example.org", "https://crm.example.org/app", "https://", "*"] {
+            assert!(with(bad).is_err(), "{bad} accepted");
+        }
+    }
 
     #[test]
     fn a_good_file_parses_with_defaults_filled_in() {

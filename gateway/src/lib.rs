@@ -21,9 +21,11 @@ pub mod acl;
 pub mod admission;
 pub mod config;
 pub mod diag;
+mod front;
 pub mod hub;
 mod io;
 mod listen;
+mod panel;
 pub mod queue;
 pub mod registry;
 mod session;
@@ -82,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<registry::Metrics>,
     pub(crate) stopping: watch::Sender<bool>,
     pub(crate) started: SystemTime,
+    /// `[listen] ws_allowed_origins`: pages of other sites allowed to open the WebSocket.
+    pub(crate) ws_allowed_origins: Vec<String>,
 }
 
 impl Shared {
@@ -178,6 +182,7 @@ impl Gateway {
             metrics,
             stopping,
             started: SystemTime::now(),
+            ws_allowed_origins: config.listen.ws_allowed_origins.clone(),
         });
         let hub_task = tokio::spawn(hub::run(hub, link as Arc<dyn Link>, rx));
         let mut addrs = Addrs::default();

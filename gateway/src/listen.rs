@@ -1,11 +1,12 @@
-//! The listeners: accept a connection, do TLS and the WebSocket handshake where the
-//! listener needs them (each within the hello timeout, so a client that stalls there
-//! holds nothing for long), register it, and hand it to the session.
+//! The listeners: accept a connection, do TLS and the first HTTP request (the panel, or
+//! the WebSocket handshake: [`crate::front`]) where the listener needs them (all within the
+//! hello timeout, so a client that stalls there holds nothing for long), register it, and
+//! hand it to the session.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -16,6 +17,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
 use crate::config::TlsFiles;
+use crate::front;
 use crate::io::{self, BoxIo};
 use crate::registry::{Client, Metrics, Transport};
 use crate::{session, Shared};
@@ -116,20 +118,57 @@ async fn connection(
     };
     let (reader, writer) = match kind {
         Transport::Tls | Transport::Tcp => io::lines(io, gw.limits.max_line),
-        Transport::Ws | Transport::Wss => {
-            let handshake = tokio_tungstenite::accept_hdr_async_with_config(
-                io,
-                check_path,
-                Some(io::ws_config(gw.limits.max_line)),
-            );
-            match before_hello(&client, wait, handshake).await {
-                Some(Ok(ws)) => io::ws(ws),
-                Some(Err(e)) => return gone(&gw, &client, format!("WebSocket handshake failed: {e}")),
-                None => return gone(&gw, &client, "WebSocket handshake timed out".into()),
-            }
-        }
+        Transport::Ws | Transport::Wss => match websocket(&gw, &client, io, kind == Transport::Wss).await {
+            Ok(rw) => rw,
+            Err(reason) => return gone(&gw, &client, reason),
+        },
     };
     session::serve(gw, client, reader, writer).await;
+}
+
+/// The first request on a WebSocket listener, within the hello timeout: the WebSocket
+/// handshake (with the bytes read for routing put back), or an answer over HTTP and the
+/// end of the connection (`Err` with the reason, for the registry's closed list).
+async fn websocket(
+    gw: &Shared,
+    client: &Client,
+    mut io: BoxIo,
+    https: bool,
+) -> Result<(io::Reader, io::Writer), String> {
+    let wait = gw.limits.hello_timeout;
+    let started = Instant::now();
+    let left = || wait.saturating_sub(started.elapsed());
+    let (head, read) = match before_hello(client, wait, front::read_head(&mut io)).await {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            if matches!(e, front::HeadError::TooLong | front::HeadError::Malformed) {
+                let bad = front::plain(400, "Bad Request", "bad request head\n");
+                let _ = before_hello(client, left(), front::answer_and_close(&mut io, &bad)).await;
+            }
+            return Err(format!("HTTP request: {e}"));
+        }
+        None => return Err("HTTP request head timed out".into()),
+    };
+    if let front::Route::Answer(response) = front::route(&head, https, &gw.ws_allowed_origins) {
+        let _ = before_hello(client, left(), front::answer_and_close(&mut io, &response)).await;
+        // The path as the diagnostics may show it: short, no control characters.
+        let path: String = head.path.chars().filter(|c| !c.is_control()).take(64).collect();
+        return Err(format!(
+            "HTTP {} {path}: answered",
+            head.method.chars().filter(|c| !c.is_control()).take(16).collect::<String>()
+        ));
+    }
+    let replayed: BoxIo = Box::new(front::Prefixed::new(read, io));
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(
+        replayed,
+        check_path,
+        Some(io::ws_config(gw.limits.max_line)),
+    );
+    match before_hello(client, left(), handshake).await {
+        Some(Ok(ws)) => Ok(io::ws(ws)),
+        Some(Err(e)) => Err(format!("WebSocket handshake failed: {e}")),
+        None => Err("WebSocket handshake timed out".into()),
+    }
 }
 
 /// A handshake, within `wait` and unless the connection is pushed out meanwhile (then

@@ -1,5 +1,6 @@
 //! The same protocol over WebSocket (a browser CRM), TLS (`ctilinks://`) and WebSocket
-//! over TLS, each against the simulator.
+//! over TLS, each against the simulator; over WSS also the panel and the `Origin` check,
+//! whose own origin is then `https`.
 
 mod common;
 
@@ -12,7 +13,9 @@ use ctilink_gateway::TlsFiles;
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -161,12 +164,13 @@ async fn tls_clients_connect_with_the_ca_and_fail_without_it() {
         .expect("versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
     let wss = gw.addrs().wss.expect("wss");
-    let sock = TcpStream::connect(wss).await.expect("connect");
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-        .connect(ServerName::try_from("localhost").expect("name"), sock)
-        .await
-        .expect("TLS");
+    let tls_to = |connector: tokio_rustls::TlsConnector| async move {
+        let sock = TcpStream::connect(wss).await.expect("connect");
+        connector.connect(ServerName::try_from("localhost").expect("name"), sock).await.expect("TLS")
+    };
+    let stream = tls_to(connector.clone()).await;
     let (mut ws, _) = tokio_tungstenite::client_async(format!("wss://localhost:{}/ws", wss.port()), stream)
         .await
         .expect("handshake");
@@ -175,4 +179,27 @@ async fn tls_clients_connect_with_the_ca_and_fail_without_it() {
     assert_eq!(ws_recv(&mut ws).await["type"], "snapshot");
     ws_send(&mut ws, json!({"type": "ping", "id": 3})).await;
     assert_eq!(ws_recv(&mut ws).await, json!({"type": "pong", "id": 3}));
+
+    // The panel over TLS; its own page's origin is https, so an http one is foreign.
+    let mut s = tls_to(connector.clone()).await;
+    s.write_all(format!("GET /panel HTTP/1.1\r\nHost: localhost:{}\r\n\r\n", wss.port()).as_bytes())
+        .await
+        .expect("write");
+    let mut page = Vec::new();
+    let _ = s.read_to_end(&mut page).await; // a close without TLS close_notify is fine here
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n") && page.contains("Content-Security-Policy: "), "{page}");
+    for (origin, accepted) in [("https://localhost:{port}", true), ("http://localhost:{port}", false)] {
+        let origin = origin.replace("{port}", &wss.port().to_string());
+        let mut req = format!("wss://localhost:{}/ws", wss.port()).into_client_request().expect("request");
+        req.headers_mut().insert("Origin", origin.parse().expect("header"));
+        let r = tokio_tungstenite::client_async(req, tls_to(connector.clone()).await).await;
+        match r {
+            Ok(_) => assert!(accepted, "{origin} accepted"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert!(!accepted && resp.status() == 403, "{origin}: {}", resp.status())
+            }
+            Err(e) => panic!("{origin}: {e}"),
+        }
+    }
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The browser library's and the operator panel's gate, from a fresh clone: install exactly
+# what package-lock.json pins (`npm ci`; puppeteer-core downloads no browser), type-check
+# index.d.ts against the package's type test (tsc), then run every bindings-web test with
+# Node's runner: the library against the real gateway and simulator, and the panel the
+# gateway serves at /panel driven in Debian's headless Chromium (test/panel.test.mjs;
+# screenshots in target/panel-shots/).
+#
+#   scripts/test-web.sh
+#
+# Ends with one line `web: N passed, M failed` (N and M count the node tests plus one per
+# check above) and exits non-zero if anything failed. CARGO_TARGET_DIR and CHROMIUM are
+# honoured.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+pkg="$root/bindings-web"
+passed=0
+failed=0
+failures=()
+
+step() {
+    local name="$1"
+    shift
+    echo "== web: $name" >&2
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+    fi
+}
+
+# 1. Exactly the locked dependencies; never a browser download.
+export PUPPETEER_SKIP_DOWNLOAD=1
+step "npm ci" npm --prefix "$pkg" ci --no-audit --no-fund
+
+# 2. Types.
+step "tsc (index.d.ts)" "$pkg/node_modules/.bin/tsc" -p "$pkg/tsconfig.json"
+
+# 3. The tests, one file at a time (each starts a simulator and a gateway; the machine is
+#    small). The ctilink binary they run is built once by test/processes.mjs.
+tap="$(mktemp)"
+trap 'rm -f "$tap"' EXIT
+echo "== web: node --test" >&2
+status=0
+(cd "$pkg" && node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-concurrency=1 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$tap" \
+    test/*.test.mjs) || status=$?
+tests_passed="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
+tests_failed="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
+tests_passed="${tests_passed:-0}"
+tests_failed="${tests_failed:-0}"
+if [[ $status -ne 0 && $tests_failed -eq 0 ]]; then
+    # The runner failed without a failing test (it could not start, or a file crashed).
+    tests_failed=1
+fi
+if [[ $tests_passed -eq 0 && $tests_failed -eq 0 ]]; then
+    tests_failed=1 # no test ran: that is a failure, not a pass
+fi
+passed=$((passed + tests_passed))
+failed=$((failed + tests_failed))
+if [[ $tests_failed -ne 0 ]]; then
+    failures+=("node --test")
+fi
+
+# 4. The panel's benchmark runs (5 s; its figures are for docs/panel.md, not checked here).
+step "bench/panel_latency.mjs runs" bash -c "cd '$pkg' && node --experimental-websocket --no-warnings=ExperimentalWarning bench/panel_latency.mjs 5 6.25"
+
+if [[ ${#failures[@]} -ne 0 ]]; then
+    echo "failed: ${failures[*]}" >&2
+fi
+echo "web: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
