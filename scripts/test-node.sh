@@ -13,6 +13,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkg="$root/bindings-node"
+# shellcheck source=lib/node-tests.sh
+. "$root/scripts/lib/node-tests.sh"
 passed=0
 failed=0
 failures=()
@@ -42,31 +44,9 @@ tsc="$pkg/node_modules/.bin/tsc"
 step "tsc (index.d.ts)" "$tsc" -p "$pkg/tsconfig.json"
 step "tsc --noEmit (examples/node)" "$tsc" -p "$root/examples/node/tsconfig.json"
 
-# 4. The node tests, one file at a time (each starts simulators; the machine is small).
-tap="$(mktemp)"
-trap 'rm -f "$tap"' EXIT
+# 4. The node tests.
 echo "== node: node --test" >&2
-status=0
-(cd "$pkg" && node --test --test-concurrency=1 \
-    --test-reporter=spec --test-reporter-destination=stdout \
-    --test-reporter=tap --test-reporter-destination="$tap" \
-    __test__/*.test.mjs) || status=$?
-tests_passed="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
-tests_failed="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
-tests_passed="${tests_passed:-0}"
-tests_failed="${tests_failed:-0}"
-if [[ $status -ne 0 && $tests_failed -eq 0 ]]; then
-    # The runner failed without a failing test (it could not start, or a file crashed).
-    tests_failed=1
-fi
-if [[ $tests_passed -eq 0 && $tests_failed -eq 0 ]]; then
-    tests_failed=1 # no test ran: that is a failure, not a pass
-fi
-passed=$((passed + tests_passed))
-failed=$((failed + tests_failed))
-if [[ $tests_failed -ne 0 ]]; then
-    failures+=("node --test")
-fi
+node_tests "$pkg" '__test__/*.test.mjs'
 
 if [[ ${#failures[@]} -ne 0 ]]; then
     echo "failed: ${failures[*]}" >&2

@@ -15,6 +15,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkg="$root/bindings-web"
+# shellcheck source=lib/node-tests.sh
+. "$root/scripts/lib/node-tests.sh"
 passed=0
 failed=0
 failures=()
@@ -38,32 +40,10 @@ step "npm ci" npm --prefix "$pkg" ci --no-audit --no-fund
 # 2. Types.
 step "tsc (index.d.ts)" "$pkg/node_modules/.bin/tsc" -p "$pkg/tsconfig.json"
 
-# 3. The tests, one file at a time (each starts a simulator and a gateway; the machine is
-#    small). The ctilink binary they run is built once by test/processes.mjs.
-tap="$(mktemp)"
-trap 'rm -f "$tap"' EXIT
+# 3. The tests: the library against the real gateway and simulator, the panel in
+#    Chromium. The ctilink binary they run is built once by test/processes.mjs.
 echo "== web: node --test" >&2
-status=0
-(cd "$pkg" && node --experimental-websocket --no-warnings=ExperimentalWarning --test --test-concurrency=1 \
-    --test-reporter=spec --test-reporter-destination=stdout \
-    --test-reporter=tap --test-reporter-destination="$tap" \
-    test/*.test.mjs) || status=$?
-tests_passed="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
-tests_failed="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)"
-tests_passed="${tests_passed:-0}"
-tests_failed="${tests_failed:-0}"
-if [[ $status -ne 0 && $tests_failed -eq 0 ]]; then
-    # The runner failed without a failing test (it could not start, or a file crashed).
-    tests_failed=1
-fi
-if [[ $tests_passed -eq 0 && $tests_failed -eq 0 ]]; then
-    tests_failed=1 # no test ran: that is a failure, not a pass
-fi
-passed=$((passed + tests_passed))
-failed=$((failed + tests_failed))
-if [[ $tests_failed -ne 0 ]]; then
-    failures+=("node --test")
-fi
+node_tests "$pkg" 'test/*.test.mjs' --experimental-websocket --no-warnings=ExperimentalWarning
 
 # 4. The panel's benchmark runs (5 s; its figures are for docs/panel.md, not checked here).
 step "bench/panel_latency.mjs runs" bash -c "cd '$pkg' && node --experimental-websocket --no-warnings=ExperimentalWarning bench/panel_latency.mjs 5 6.25"

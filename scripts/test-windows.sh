@@ -15,9 +15,10 @@ status=0
 # One at a time: three fresh Wine prefixes booting at once on a 2-core CI machine made the
 # first program in each wait on the others, and the output of one test is read as a whole.
 cargo test --quiet -p ctilink-tests --test tsp_windows -- --nocapture --test-threads=1 2>&1 | tee "$log" || status=$?
-# Every check the host program and the installer test print: "ok ..." or "not ok ...".
-passed="$(grep -ac '^ok ' "$log" || true)"
-failed="$(grep -ac '^not ok ' "$log" || true)"
+# Every check the host program and the installer test print: "ok ..." or "not ok ..." (after
+# the dots that cargo --quiet prints for the tests passed so far, which share the line).
+passed="$(grep -acE '^\.*ok ' "$log" || true)"
+failed="$(grep -acE '^\.*not ok ' "$log" || true)"
 if [[ $status -ne 0 && $failed -eq 0 ]]; then
     failed=1 # the test failed before or beside its checks (a build, Wine itself)
 fi
@@ -28,7 +29,7 @@ if [[ $failed -ne 0 ]]; then
     # CI shows only the end of the output: what failed goes last, in a few lines each
     # (the checks that failed, each panic's first lines, the failed test names).
     echo "== windows: what failed"
-    grep -a '^not ok ' "$log" | head -n 20 || true
+    grep -aE '^\.*not ok ' "$log" | head -n 20 || true
     grep -a -A 4 "panicked at" "$log" | cut -c1-300 | head -n 40 || true
     grep -a -E '^    windows_|^test windows_.*FAILED' "$log" | head -n 10 || true
 fi

@@ -1008,30 +1008,61 @@ async fn blind_transfer_matches_asterisk22() {
     let mut c = Raw::logged_in(&sim).await;
     let (a1, _) = talking22(&sim, &mut c).await;
     let mut seen = Vec::new();
+    send_on_to_102(&mut c, &a1, &mut seen, 2).await;
+    let (s, r) = after_blind_transfer(&seen);
+    assert_same_fields(&s, &r, &["BlindTransfer", "DialBegin"]);
+    sim.shutdown().await;
+}
+
+/// 100 clicks to dial 101 (an async Originate, with `ids` such as `ChannelId`), until both
+/// are bridged: every message seen.
+async fn originated22(c: &mut Raw, ids: &[(&str, &str)]) -> Vec<Message> {
+    let mut seen = Vec::new();
+    let mut action = vec![
+        ("Action", "Originate"),
+        ("ActionID", "o1"),
+        ("Channel", "PJSIP/100"),
+        ("Context", "internal"),
+        ("Exten", "101"),
+        ("Priority", "1"),
+        ("Async", "true"),
+    ];
+    action.extend_from_slice(ids);
+    c.send(&action).await;
+    c.response("o1", &mut seen).await;
+    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
+    c.drain(&mut seen, Duration::from_millis(50)).await;
+    seen
+}
+
+/// `channel` sends its call on to 102 (`BlindTransfer`), until `seen` holds `bridged`
+/// `BridgeEnter`s in all.
+async fn send_on_to_102(c: &mut Raw, channel: &str, seen: &mut Vec<Message>, bridged: usize) {
     c.send(&[
         ("Action", "BlindTransfer"),
         ("ActionID", "b1"),
-        ("Channel", &a1),
+        ("Channel", channel),
         ("Context", "internal"),
         ("Exten", "102"),
     ])
     .await;
-    c.response("b1", &mut seen).await;
-    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
-    c.drain(&mut seen, Duration::from_millis(50)).await;
+    c.response("b1", seen).await;
+    c.until(seen, |s| count(s, "BridgeEnter") == bridged).await;
+    c.drain(seen, Duration::from_millis(50)).await;
+}
+
+/// The simulator's and asterisk22/blind_transfer.ami's channel events from the
+/// `BlindTransfer` to 102's bridge (the capture then hangs everything up), which must
+/// agree party by party.
+fn after_blind_transfer(seen: &[Message]) -> (Vec<Message>, Vec<Message>) {
     let real = capture_of("asterisk22", "blind_transfer.ami");
-    let cut = |v: Vec<Message>| -> Vec<Message> {
-        // Up to the second bridge (the capture then hangs everything up).
-        upto_second_bridge_enter(v)
-    };
     let (s, r) = (
-        cut(channel_events22(&seen, Some("BlindTransfer"))),
-        cut(channel_events22(&real, Some("BlindTransfer"))),
+        upto_second_bridge_enter(channel_events22(seen, Some("BlindTransfer"))),
+        upto_second_bridge_enter(channel_events22(&real, Some("BlindTransfer"))),
     );
     let diffs = party_diffs(&s, &r);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
-    assert_same_fields(&s, &r, &["BlindTransfer", "DialBegin"]);
-    sim.shutdown().await;
+    (s, r)
 }
 
 /// The capture's own case: a click-to-dial (Originate) that 100 then sends on. The
@@ -1041,34 +1072,10 @@ async fn blind_transfer_matches_asterisk22() {
 async fn blind_transfer_of_an_originated_call_matches_asterisk22() {
     let sim = start(config22()).await;
     let mut c = Raw::logged_in(&sim).await;
-    let mut seen = Vec::new();
-    c.send(&[
-        ("Action", "Originate"),
-        ("ActionID", "o1"),
-        ("Channel", "PJSIP/100"),
-        ("Context", "internal"),
-        ("Exten", "101"),
-        ("Priority", "1"),
-        ("Async", "true"),
-        ("ChannelId", "ctilink-t1"),
-        ("OtherChannelId", "ctilink-t2"),
-    ])
-    .await;
-    c.response("o1", &mut seen).await;
-    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
-    c.drain(&mut seen, Duration::from_millis(50)).await;
+    let mut seen =
+        originated22(&mut c, &[("ChannelId", "ctilink-t1"), ("OtherChannelId", "ctilink-t2")]).await;
     let a1 = sim.truth().channels.iter().find(|ch| ch.ext == "100").map(|ch| ch.name.clone());
-    c.send(&[
-        ("Action", "BlindTransfer"),
-        ("ActionID", "b1"),
-        ("Channel", &a1.expect("100's channel")),
-        ("Context", "internal"),
-        ("Exten", "102"),
-    ])
-    .await;
-    c.response("b1", &mut seen).await;
-    c.until(&mut seen, |s| count(s, "BridgeEnter") == 4).await;
-    c.drain(&mut seen, Duration::from_millis(50)).await;
+    send_on_to_102(&mut c, &a1.expect("100's channel"), &mut seen, 4).await;
     let real = capture_of("asterisk22", "blind_transfer.ami");
     assert_eq!(count(&seen, "OriginateResponse"), count(&real, "OriginateResponse"));
     let ids: Vec<&str> =
@@ -1076,12 +1083,7 @@ async fn blind_transfer_of_an_originated_call_matches_asterisk22() {
     assert_eq!(ids.len(), 3, "{ids:?}");
     assert_eq!(ids[0], "ctilink-t1", "the Originate's ChannelId names 100's leg");
     assert!(ids[1..].iter().all(|id| !id.starts_with("ctilink")), "the PBX names the dialed legs: {ids:?}");
-    let (s, r) = (
-        upto_second_bridge_enter(channel_events22(&seen, Some("BlindTransfer"))),
-        upto_second_bridge_enter(channel_events22(&real, Some("BlindTransfer"))),
-    );
-    let diffs = party_diffs(&s, &r);
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    after_blind_transfer(&seen);
     sim.shutdown().await;
 }
 
@@ -1089,20 +1091,7 @@ async fn blind_transfer_of_an_originated_call_matches_asterisk22() {
 async fn dial_answered_matches_asterisk22() {
     let sim = start(config22()).await;
     let mut c = Raw::logged_in(&sim).await;
-    let mut seen = Vec::new();
-    c.send(&[
-        ("Action", "Originate"),
-        ("ActionID", "o1"),
-        ("Channel", "PJSIP/100"),
-        ("Context", "internal"),
-        ("Exten", "101"),
-        ("Priority", "1"),
-        ("Async", "true"),
-    ])
-    .await;
-    c.response("o1", &mut seen).await;
-    c.until(&mut seen, |s| count(s, "BridgeEnter") == 2).await;
-    c.drain(&mut seen, Duration::from_millis(50)).await;
+    let seen = originated22(&mut c, &[]).await;
     let real = capture_of("asterisk22", "dial_answered.ami");
     let upto = |v: Vec<Message>| -> Vec<Message> { upto_second_bridge_enter(v) };
     let (s, r) = (upto(channel_events22(&seen, None)), upto(channel_events22(&real, None)));

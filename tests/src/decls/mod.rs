@@ -30,7 +30,7 @@ enum Syntax {
 
 /// The Node binding's and the browser library's types share one text: code written against
 /// one reads the other (both deliver the gateway's JSON with camelCase keys).
-pub const TARGETS: [Target; 4] = [
+pub const TARGETS: [Target; 6] = [
     Target {
         path: "bindings-node/index.d.ts",
         syntax: Syntax::TypeScript,
@@ -41,6 +41,8 @@ pub const TARGETS: [Target; 4] = [
         syntax: Syntax::TypeScript,
         generate: typescript::declarations,
     },
+    Target { path: "bindings-node/index.js", syntax: Syntax::TypeScript, generate: typescript::categories },
+    Target { path: "bindings-web/index.js", syntax: Syntax::TypeScript, generate: typescript::categories },
     Target {
         path: "bindings-python/python/ctilink/_native.pyi",
         syntax: Syntax::Python,

@@ -165,3 +165,24 @@ fn push_doc(out: &mut String, indent: &str, doc: &str) {
     });
     let _ = writeln!(out, "{indent} */");
 }
+
+/// The generated part of the Node binding's and the browser library's `index.js`: which
+/// listener category each event kind is also emitted as (besides `'event'`), so that a new
+/// kind reaches its listeners in both without a hand edit.
+pub(super) fn categories() -> String {
+    let mut out = String::from(
+        "/** Which EventEmitter event each core event kind is emitted as (besides 'event'). */\n\
+         const CATEGORY = Object.freeze({\n",
+    );
+    for e in EVENTS {
+        let category = match e.category {
+            Category::Call => "call",
+            Category::Device => "device",
+            Category::Link => "link",
+            Category::User => "user",
+        };
+        let _ = writeln!(out, "  {}: '{category}',", e.kind);
+    }
+    out.push_str("})\n");
+    out
+}
