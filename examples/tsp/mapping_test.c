@@ -979,13 +979,29 @@ static tsp_address_status address_status(void) {
     return st;
 }
 
+/* The address status once its forwarding list has `n` entries, the first of mode `first`
+ * (any, for none). The list follows the PBX's forwarding events, one for each kind set
+ * or cleared, which may come after the request completed: until the last has come, the
+ * list is part way there. */
+static tsp_address_status forwarding_is(uint32_t n, uint32_t first) {
+    struct timespec until = deadline(WAIT_MS);
+    for (;;) {
+        int seen = log_len();
+        tsp_address_status st = address_status();
+        if (st.forward_count == n && (n == 0 || st.forward[0].mode == first)) return st;
+        pthread_mutex_lock(&T.mu);
+        if (T.nlog == seen) wait_change(&until, "the forwarding list");
+        pthread_mutex_unlock(&T.mu);
+    }
+}
+
 /* lineForward replaces the forwarding list: kinds not in it are turned off. */
 static void forwarding(void) {
     int from = log_len();
     tsp_forward busy_na[1] = {{TSP_LINEFORWARDMODE_BUSYNA, "106"}};
     CHECK_EQ(forward(busy_na, 1), 0);
     wait_line_msg("100", TSP_LINE_ADDRESSSTATE, 0, TSP_LINEADDRESSSTATE_FORWARD, from);
-    tsp_address_status st = address_status();
+    tsp_address_status st = forwarding_is(2, TSP_LINEFORWARDMODE_BUSY);
     CHECK_EQ(st.forward_count, 2);
     CHECK_EQ(st.forward[0].mode, TSP_LINEFORWARDMODE_BUSY);
     CHECK(strcmp(st.forward[0].dest, "106") == 0);
@@ -995,13 +1011,13 @@ static void forwarding(void) {
 
     tsp_forward uncond[1] = {{TSP_LINEFORWARDMODE_UNCOND, "105"}};
     CHECK_EQ(forward(uncond, 1), 0);
-    st = address_status();
+    st = forwarding_is(1, TSP_LINEFORWARDMODE_UNCOND);
     CHECK_EQ(st.forward_count, 1);
     CHECK_EQ(st.forward[0].mode, TSP_LINEFORWARDMODE_UNCOND);
     CHECK(strcmp(st.forward[0].dest, "105") == 0);
 
     CHECK_EQ(forward(NULL, 0), 0);
-    CHECK_EQ(address_status().forward_count, 0);
+    CHECK_EQ(forwarding_is(0, 0).forward_count, 0);
 
     tsp_forward twice[2] = {{TSP_LINEFORWARDMODE_BUSY, "105"}, {TSP_LINEFORWARDMODE_BUSYNA, "106"}};
     CHECK_EQ(forward(twice, 2), TSP_LINEERR_INVALPARAM);
