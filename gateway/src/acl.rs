@@ -26,11 +26,18 @@ use ring::digest;
 
 use crate::config::TokenConfig;
 
-/// A set of devices, or all of them.
+/// A set of devices, or all of them. With several PBXs an entry may be `PBX/*`: every
+/// device of that PBX, now or added later (kept as the entry itself, so that the hub
+/// indexes it like a device and a device's lookup tries its PBX's entry too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Devices {
     All,
     Some(HashSet<String>),
+}
+
+/// The `PBX/*` entry that covers `device` (`berlin/100`), if it has a PBX part.
+pub fn pbx_entry(device: &str) -> Option<String> {
+    ctilink::link::multi::ids::split(device).map(|(pbx, _)| format!("{pbx}/*"))
 }
 
 impl Devices {
@@ -45,7 +52,7 @@ impl Devices {
     pub fn contains(&self, device: &str) -> bool {
         match self {
             Devices::All => true,
-            Devices::Some(s) => s.contains(device),
+            Devices::Some(s) => s.contains(device) || pbx_entry(device).is_some_and(|e| s.contains(&e)),
         }
     }
 
@@ -322,5 +329,26 @@ mod tests {
         let a = t.lookup(&Secret::new("supervisor-token-0123456789")).expect("token");
         assert!(a.monitor.contains("anything") && a.control.contains("anything"));
         assert_eq!(a.monitor.to_list(), ["*"]);
+    }
+
+    #[test]
+    fn a_pbx_entry_covers_that_pbx_only() {
+        let t = Tokens::new(&[token("berlin-desk-token-0123456789", "b", &["berlin/*"], &["berlin/*"])]);
+        let a = t.lookup(&Secret::new("berlin-desk-token-0123456789")).expect("token");
+        assert!(a.monitor.contains("berlin/100") && a.control.contains("berlin/anything"));
+        assert!(!a.monitor.contains("hamburg/100"));
+        assert!(!a.monitor.contains("100"), "an id without a PBX is no PBX's");
+        assert!(!a.monitor.contains("berlin"));
+        assert_eq!(a.monitor.to_list(), ["berlin/*"]);
+        let calls = [call("hamburg/1.1", &["hamburg/100", "hamburg/101"])];
+        let look = |c: &CallId| calls.iter().find(|k| k.id == *c).cloned();
+        let r = a.check(
+            &Command::MakeCall { from: "hamburg/100".into(), to: "101".into(), id: None },
+            look,
+            |_| false,
+        );
+        assert!(matches!(r, Err(Error::NotAllowed(_))), "{r:?}");
+        let r = a.check(&Command::ClearCall { call: "hamburg/1.1".into() }, look, |_| false);
+        assert!(matches!(r, Err(Error::UnknownCall(_))), "{r:?}");
     }
 }

@@ -182,10 +182,14 @@ pub struct TokenConfig {
     pub user_events: bool,
 }
 
-/// The upstream PBX.
-#[derive(Clone, Deserialize)]
+/// An upstream PBX: the one of a `[pbx]` table, or one of several `[[pbx]]`.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PbxConfig {
+    /// The PBX's part of device and call ids (`berlin` in `berlin/100`) when the gateway
+    /// serves several: `[a-z0-9_-]{1,32}`, unique. A single PBX's ids have no prefix.
+    #[serde(default)]
+    pub id: Option<String>,
     /// A session URL: `ami://user:secret@host:5038?control=pjsip&astdb=1`.
     #[serde(default, with = "opt_secret")]
     pub url: Option<Secret>,
@@ -197,26 +201,94 @@ pub struct PbxConfig {
 
 impl std::fmt::Debug for PbxConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PbxConfig").field("url", &"***").field("url_env", &self.url_env).finish()
+        f.debug_struct("PbxConfig")
+            .field("id", &self.id)
+            .field("url", &"***")
+            .field("url_env", &self.url_env)
+            .finish()
     }
 }
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawConfig")]
 pub struct Config {
+    /// The PBX of a `[pbx]` table (unused when `pbxs` has entries).
     pub pbx: PbxConfig,
-    #[serde(default)]
+    /// The PBXs of `[[pbx]]` tables. With two or more, clients see `PBX/ID` device and
+    /// call ids; with one, the same as `[pbx]`.
+    pub pbxs: Vec<PbxConfig>,
     pub listen: Listen,
-    #[serde(default)]
     pub tls: Option<TlsFiles>,
-    #[serde(default)]
     pub clients: ClientLimits,
-    #[serde(default)]
     pub diagnostics: Diagnostics,
-    #[serde(default, rename = "token")]
     pub tokens: Vec<TokenConfig>,
 }
+
+/// The file as written: `pbx` is one table (`[pbx]`) or a list (`[[pbx]]`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    pbx: PbxTables,
+    #[serde(default)]
+    listen: Listen,
+    #[serde(default)]
+    tls: Option<TlsFiles>,
+    #[serde(default)]
+    clients: ClientLimits,
+    #[serde(default)]
+    diagnostics: Diagnostics,
+    #[serde(default, rename = "token")]
+    tokens: Vec<TokenConfig>,
+}
+
+impl From<RawConfig> for Config {
+    fn from(r: RawConfig) -> Self {
+        let (pbx, pbxs) = match r.pbx {
+            PbxTables::One(p) => (p, Vec::new()),
+            PbxTables::Many(v) => (PbxConfig::default(), v),
+        };
+        Config {
+            pbx,
+            pbxs,
+            listen: r.listen,
+            tls: r.tls,
+            clients: r.clients,
+            diagnostics: r.diagnostics,
+            tokens: r.tokens,
+        }
+    }
+}
+
+/// `[pbx]` or `[[pbx]]`, told apart by TOML's own shape so that an error inside either
+/// is reported as that table's (an untagged enum would only say that neither matched).
+enum PbxTables {
+    One(PbxConfig),
+    Many(Vec<PbxConfig>),
+}
+
+impl<'de> Deserialize<'de> for PbxTables {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = PbxTables;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a [pbx] table or [[pbx]] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<PbxTables, A::Error> {
+                PbxConfig::deserialize(serde::de::value::MapAccessDeserializer::new(a)).map(PbxTables::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<PbxTables, A::Error> {
+                Vec::<PbxConfig>::deserialize(serde::de::value::SeqAccessDeserializer::new(a))
+                    .map(PbxTables::Many)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The id a single `[[pbx]]` gets when it names none (it is not shown to clients).
+pub const DEFAULT_PBX_ID: &str = "default";
 
 /// A configuration that cannot be used. The text names the problem, never a token.
 #[derive(Debug, thiserror::Error)]
@@ -231,7 +303,8 @@ impl Config {
     /// A configuration for `pbx_url` with the default limits and no listener or token.
     pub fn new(pbx_url: &str) -> Self {
         Config {
-            pbx: PbxConfig { url: Some(Secret::new(pbx_url)), url_env: None },
+            pbx: PbxConfig { id: None, url: Some(Secret::new(pbx_url)), url_env: None },
+            pbxs: Vec::new(),
             listen: Listen::default(),
             tls: None,
             clients: ClientLimits::default(),
@@ -259,16 +332,89 @@ impl Config {
         Ok(cfg)
     }
 
-    /// The PBX URL, from the file or the environment.
-    pub fn pbx_url(&self) -> Result<Secret, ConfigError> {
-        if let Some(u) = &self.pbx.url {
-            return Ok(u.clone());
+    /// The PBXs to connect to, each with its id and URL (from the file or the
+    /// environment). A `[pbx]` table, or a single `[[pbx]]` without an id, has the id
+    /// [`DEFAULT_PBX_ID`]. Ids are prefixed to clients' device and call ids when there is
+    /// more than one ([`Config::prefixed`]).
+    pub fn upstreams(&self) -> Result<Vec<(String, Secret)>, ConfigError> {
+        if self.pbxs.is_empty() {
+            let id = self.pbx.id.clone().unwrap_or_else(|| DEFAULT_PBX_ID.to_owned());
+            return Ok(vec![(id, url_of(&self.pbx, "[pbx]")?)]);
         }
-        let var =
-            self.pbx.url_env.as_deref().ok_or_else(|| ConfigError("[pbx] needs url or url_env".into()))?;
-        std::env::var(var)
-            .map(Secret::new)
-            .map_err(|_| ConfigError(format!("[pbx] url_env: the environment variable {var} is not set")))
+        self.pbxs
+            .iter()
+            .map(|p| {
+                let id = p.id.clone().unwrap_or_else(|| DEFAULT_PBX_ID.to_owned());
+                let url = url_of(p, &format!("[[pbx]] {id}"))?;
+                Ok((id, url))
+            })
+            .collect()
+    }
+
+    /// Whether clients see `PBX/ID` ids: with two or more PBXs. One PBX, however
+    /// written, keeps the ids of a gateway for one PBX, so that nothing changes for its
+    /// tokens and clients.
+    pub fn prefixed(&self) -> bool {
+        self.pbxs.len() > 1
+    }
+
+    fn check_pbxs(&self) -> Result<(), ConfigError> {
+        if self.pbxs.is_empty() {
+            if self.pbx.url.is_none() && self.pbx.url_env.is_none() {
+                return Err(ConfigError("[pbx] needs url or url_env".into()));
+            }
+            return Ok(());
+        }
+        if self.pbx.url.is_some() || self.pbx.url_env.is_some() {
+            return Err(ConfigError("give either one [pbx] table or [[pbx]] tables, not both".into()));
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, p) in self.pbxs.iter().enumerate() {
+            let n = i + 1;
+            let id = match (&p.id, self.pbxs.len()) {
+                (Some(id), _) => id.as_str(),
+                (None, 1) => DEFAULT_PBX_ID,
+                (None, _) => {
+                    return Err(ConfigError(format!("[[pbx]] {n} needs an id (there are several PBXs)")))
+                }
+            };
+            if !valid_pbx_id(id) {
+                return Err(ConfigError(format!(
+                    "[[pbx]] {n}: id {id:?} is not 1 to 32 of a-z, 0-9, _ and -"
+                )));
+            }
+            if seen.contains(&id) {
+                return Err(ConfigError(format!("[[pbx]] {n}: id {id:?} is given twice")));
+            }
+            seen.push(id);
+            if p.url.is_none() && p.url_env.is_none() {
+                return Err(ConfigError(format!("[[pbx]] {id} needs url or url_env")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A token's device entry: a device; `*`; or, with several PBXs, `PBX/DEVICE` or
+    /// `PBX/*` of a configured PBX (an entry for no PBX would silently match nothing).
+    fn check_device_entry(&self, d: &str) -> Result<(), String> {
+        if d.is_empty() || d.len() > 128 || d.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(format!("bad device {d:?}"));
+        }
+        if !self.prefixed() {
+            if d.ends_with("/*") {
+                return Err(format!("{d:?}: a PBX's devices (PBX/*) need several [[pbx]]"));
+            }
+            return Ok(());
+        }
+        if d == "*" {
+            return Ok(());
+        }
+        match d.split_once('/') {
+            Some((pbx, dev)) if !dev.is_empty() && self.pbxs.iter().any(|p| p.id.as_deref() == Some(pbx)) => {
+                Ok(())
+            }
+            _ => Err(format!("{d:?} is not PBX/DEVICE or PBX/* of a configured [[pbx]] id")),
+        }
     }
 
     /// Checks what serde cannot: a listener, the TLS files a TLS listener needs, tokens.
@@ -280,9 +426,7 @@ impl Config {
         if (l.tls.is_some() || l.wss.is_some()) && self.tls.is_none() {
             return Err(ConfigError("a tls or wss listener needs [tls] cert and key".into()));
         }
-        if self.pbx.url.is_none() && self.pbx.url_env.is_none() {
-            return Err(ConfigError("[pbx] needs url or url_env".into()));
-        }
+        self.check_pbxs()?;
         // An origin is compared as the browser sends it: scheme and host (and port), no path.
         for o in &l.ws_allowed_origins {
             let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
@@ -359,8 +503,8 @@ impl Config {
                 return Err(ConfigError(format!("token {n}: identity must be 1 to 128 characters")));
             }
             for d in t.monitor.iter().chain(&t.control) {
-                if d.is_empty() || d.len() > 128 || d.chars().any(|c| c.is_control() || c.is_whitespace()) {
-                    return Err(ConfigError(format!("token {n} ({}): bad device {d:?}", t.identity)));
+                if let Err(e) = self.check_device_entry(d) {
+                    return Err(ConfigError(format!("token {n} ({}): {e}", t.identity)));
                 }
             }
         }
@@ -388,6 +532,21 @@ impl Config {
     pub fn diagnostics_addr(&self) -> SocketAddr {
         self.listen.diagnostics.unwrap_or(DEFAULT_DIAGNOSTICS)
     }
+}
+
+/// `[a-z0-9_-]{1,32}`: the id is part of device ids, and later of NATS subjects.
+pub fn valid_pbx_id(id: &str) -> bool {
+    (1..=32).contains(&id.len()) && id.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+}
+
+fn url_of(p: &PbxConfig, what: &str) -> Result<Secret, ConfigError> {
+    if let Some(u) = &p.url {
+        return Ok(u.clone());
+    }
+    let var = p.url_env.as_deref().ok_or_else(|| ConfigError(format!("{what} needs url or url_env")))?;
+    std::env::var(var)
+        .map(Secret::new)
+        .map_err(|_| ConfigError(format!("{what} url_env: the environment variable {var} is not set")))
 }
 
 mod millis {
@@ -552,5 +711,93 @@ mod tests {
             let e = Config::from_toml(&text).expect_err(bad).to_string();
             assert!(e.contains("diagnostics") || e.contains("unknown field"), "{bad}: {e}");
         }
+    }
+
+    const TWO: &str = r#"
+        [[pbx]]
+        id = "berlin"
+        url = "ami://admin:berlinsecret@127.0.0.1:5038"
+        [[pbx]]
+        id = "hamburg"
+        url = "ami://admin:hamburgsecret@127.0.0.1:5039"
+        [listen]
+        tcp = "127.0.0.1:7070"
+        [[token]]
+        token = "desk-100-token-0123456789"
+        identity = "berlin-desk"
+        monitor = ["berlin/*", "hamburg/100"]
+        control = ["berlin/100"]
+    "#;
+
+    #[test]
+    fn several_pbx_tables_give_prefixed_upstreams() {
+        let c = Config::from_toml(TWO).expect("valid");
+        assert!(c.prefixed());
+        let ups = c.upstreams().expect("urls");
+        let ids: Vec<&str> = ups.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["berlin", "hamburg"]);
+        assert_eq!(ups[1].1.expose(), "ami://admin:hamburgsecret@127.0.0.1:5039");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("berlinsecret") && !shown.contains("hamburgsecret"), "{shown}");
+    }
+
+    #[test]
+    fn one_pbx_in_either_form_is_unprefixed() {
+        let c = Config::from_toml(GOOD).expect("valid");
+        assert!(!c.prefixed());
+        let ups = c.upstreams().expect("url");
+        assert_eq!(ups.len(), 1);
+        assert_eq!(ups[0].0, DEFAULT_PBX_ID);
+        let one = GOOD.replace("[pbx]", "[[pbx]]");
+        let c = Config::from_toml(&one).expect("one [[pbx]] without id");
+        assert!(!c.prefixed());
+        assert_eq!(c.upstreams().expect("url")[0].0, DEFAULT_PBX_ID);
+        let named = GOOD.replace("[pbx]", "[[pbx]]\nid = \"berlin\"");
+        let c = Config::from_toml(&named).expect("one named [[pbx]]");
+        assert!(!c.prefixed(), "one PBX keeps plain ids whatever its id");
+        assert_eq!(c.upstreams().expect("url")[0].0, "berlin");
+    }
+
+    #[test]
+    fn bad_pbx_tables_are_refused_without_their_secrets() {
+        let cases = [
+            (TWO.replace("id = \"hamburg\"", "id = \"Hamburg\""), "Hamburg"),
+            (TWO.replace("id = \"hamburg\"", "id = \"ham/burg\""), "ham/burg"),
+            (TWO.replace("id = \"hamburg\"", "id = \"\""), "1 to 32"),
+            (TWO.replace("id = \"hamburg\"", &format!("id = \"{}\"", "h".repeat(33))), "1 to 32"),
+            (TWO.replace("id = \"hamburg\"", "id = \"berlin\""), "twice"),
+            (TWO.replace("id = \"hamburg\"\n", ""), "needs an id"),
+            (TWO.replace("url = \"ami://admin:hamburgsecret@127.0.0.1:5039\"", ""), "hamburg needs url"),
+            (TWO.replace("\"hamburg/100\"", "\"paris/*\""), "paris/*"),
+            (TWO.replace("\"berlin/100\"", "\"100\""), "\"100\" is not PBX/DEVICE"),
+            (TWO.replace("url = \"ami://admin:hamburgsecret@127.0.0.1:5039\"", "url = 5039"), "invalid TOML"),
+            (
+                TWO.replace(
+                    "[[pbx]]\n        id = \"hamburg\"",
+                    "[[pbx]]\n        id = \"hamburg\"\n        secret = 1",
+                ),
+                "unknown field",
+            ),
+            (GOOD.replace("\"100\", \"101\"", "\"berlin/*\""), "need several [[pbx]]"),
+        ];
+        for (text, want) in cases {
+            let e = Config::from_toml(&text).expect_err(want);
+            let shown = e.to_string();
+            assert!(shown.contains(want), "{want}: {shown}");
+            assert!(
+                !shown.contains("berlinsecret")
+                    && !shown.contains("hamburgsecret")
+                    && !shown.contains("amisecret"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_forms_at_once_are_refused() {
+        let mut c = Config::from_toml(TWO).expect("valid");
+        c.pbx.url = Some(Secret::new("ami://a:b@127.0.0.1:1"));
+        let e = c.check().expect_err("both");
+        assert!(e.to_string().contains("not both"), "{e}");
     }
 }

@@ -88,13 +88,26 @@ pub(crate) fn clients_report(gw: &Shared) -> ClientsReport {
 
 pub(crate) fn link_report(gw: &Shared) -> LinkReport {
     let v = gw.hub.link_view();
-    let stats = gw.link.client().stats();
+    // Several PBXs: their AMI counters summed, their URLs named by PBX.
+    let mut stats = ctilink::ami::client::LinkStats::default();
+    let mut urls = Vec::new();
+    for (id, l) in &gw.pbxs {
+        let s = l.client().stats();
+        stats.messages_in += s.messages_in;
+        stats.messages_out += s.messages_out;
+        stats.decode_errors += s.decode_errors;
+        stats.link_ups += s.link_ups;
+        stats.link_downs += s.link_downs;
+        stats.action_timeouts += s.action_timeouts;
+        let url = l.client().config().redacted_url();
+        urls.push(if gw.pbxs.len() > 1 { format!("{id}={url}") } else { url });
+    }
     let (devices, calls) = gw.hub.counts();
     LinkReport {
         state: if v.up { "up" } else { "down" },
         since: rfc3339(v.since),
         reason: v.reason,
-        url: gw.link.client().config().redacted_url(),
+        url: urls.join(" "),
         messages_in: stats.messages_in,
         messages_out: stats.messages_out,
         decode_errors: stats.decode_errors,

@@ -52,6 +52,10 @@ impl Attached {
     fn snapshot(&mut self, mirror: &Mirror) -> Snapshot {
         let mut devices: Vec<_> = match &self.access.monitor {
             Devices::All => mirror.devices().cloned().collect(),
+            // A `PBX/*` entry names no device to look up: walk the model instead.
+            Devices::Some(list) if list.iter().any(|d| d.ends_with("/*")) => {
+                mirror.devices().filter(|d| self.access.monitor.contains(d.id.as_str())).cloned().collect()
+            }
             Devices::Some(list) => list.iter().filter_map(|d| mirror.device(d)).cloned().collect(),
         };
         devices.sort_by(|a, b| a.id.cmp(&b.id));
@@ -92,7 +96,7 @@ struct State {
     mirror: Mirror,
     link_up: bool,
     attached: HashMap<u64, Attached>,
-    /// Clients by monitored device (explicit lists).
+    /// Clients by monitored device (explicit lists; a `PBX/*` entry under itself).
     by_device: HashMap<String, Vec<u64>>,
     /// Clients that monitor every device.
     everyone: Vec<u64>,
@@ -120,6 +124,18 @@ impl State {
         for c in &a.visible {
             add(self.viewers.entry(c.clone()).or_default(), id);
         }
+    }
+
+    /// Clients (not in `everyone`) that monitor `device`: by its own entry, or by its
+    /// PBX's `PBX/*`.
+    fn monitors(&self, device: &str) -> Vec<u64> {
+        let mut out: Vec<u64> = self.by_device.get(device).cloned().unwrap_or_default();
+        if let Some(list) = crate::acl::pbx_entry(device).and_then(|e| self.by_device.get(&e)) {
+            for id in list {
+                add(&mut out, *id);
+            }
+        }
+        out
     }
 
     fn unindex(&mut self, id: u64, a: &Attached) {
@@ -471,8 +487,8 @@ fn recipients(st: &mut State, ev: &Event, before: Option<&Call>) -> Vec<(u64, Pa
             let mut out: Vec<(u64, Pass)> = st.everyone.iter().map(|id| (*id, Pass::Same)).collect();
             let Some(call) = ev.call() else {
                 // A device event.
-                if let Some(list) = ev.device().and_then(|d| st.by_device.get(d.as_str())) {
-                    out.extend(list.iter().map(|id| (*id, Pass::Same)));
+                if let Some(d) = ev.device() {
+                    out.extend(st.monitors(d.as_str()).into_iter().map(|id| (id, Pass::Same)));
                 }
                 return out;
             };
@@ -480,9 +496,9 @@ fn recipients(st: &mut State, ev: &Event, before: Option<&Call>) -> Vec<(u64, Pa
             out.extend(viewers.iter().map(|id| (*id, Pass::Same)));
             let mut newly: Vec<u64> = Vec::new();
             for d in named(ev) {
-                for id in st.by_device.get(d.as_str()).into_iter().flatten() {
-                    if !viewers.contains(id) && !newly.contains(id) {
-                        newly.push(*id);
+                for id in st.monitors(d.as_str()) {
+                    if !viewers.contains(&id) && !newly.contains(&id) {
+                        newly.push(id);
                     }
                 }
             }

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ctilink::link::ami::AmiLink;
+use ctilink::link::multi::MultiLink;
 use ctilink::{Link, LinkStatus, SessionOptions, Transport};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -66,6 +67,9 @@ pub enum StartError {
     /// The PBX link could not be established (the message never holds the AMI secret).
     #[error("PBX link: {0}")]
     Pbx(#[from] ctilink::Error),
+    /// One of several PBXs' links could not be established (never with its AMI secret).
+    #[error("PBX {pbx}: {source}")]
+    PbxOf { pbx: String, source: ctilink::Error },
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("TLS: {0}")]
@@ -76,7 +80,11 @@ pub enum StartError {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) hub: Arc<hub::Hub>,
-    pub(crate) link: Arc<AmiLink>,
+    /// What the hub and the commands use: the one PBX's link, or a [`MultiLink`] over
+    /// several.
+    pub(crate) link: Arc<dyn Link>,
+    /// Each PBX's own link with its id, for the diagnostics' AMI counters.
+    pub(crate) pbxs: Vec<(String, Arc<AmiLink>)>,
     pub(crate) tokens: acl::Tokens,
     pub(crate) limits: ClientLimits,
     pub(crate) registry: registry::Registry,
@@ -127,11 +135,14 @@ impl Gateway {
         for w in config.warnings() {
             tracing::warn!("{w}");
         }
-        let url = config.pbx_url()?;
-        let options = SessionOptions::from_url(url.expose())?;
-        let Transport::Ami(ami) = options.transport else {
-            return Err(ConfigError("[pbx] url must be ami:// or amis://".into()).into());
-        };
+        let mut upstreams = Vec::new();
+        for (id, url) in config.upstreams()? {
+            let options = SessionOptions::from_url(url.expose())?;
+            let Transport::Ami(ami) = options.transport else {
+                return Err(ConfigError(format!("the url of PBX {id} must be ami:// or amis://")).into());
+            };
+            upstreams.push((id, ami, options.control));
+        }
         let tls = match &config.tls {
             Some(files) => Some(listen::tls_acceptor(files).map_err(StartError::Tls)?),
             None => None,
@@ -156,9 +167,26 @@ impl Gateway {
         };
         let diag = bind("diagnostics", config.diagnostics_addr()).await?;
 
-        let link =
-            Arc::new(AmiLink::connect(ami, options.control, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES).await?);
-        tracing::info!("PBX link up: {}", link.client().config().redacted_url());
+        let mut pbxs = Vec::new();
+        let prefixed = config.prefixed();
+        for (id, ami, control) in upstreams {
+            let link =
+                AmiLink::connect(ami, control, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES).await.map_err(|e| {
+                    if prefixed {
+                        StartError::PbxOf { pbx: id.clone(), source: e }
+                    } else {
+                        StartError::Pbx(e)
+                    }
+                })?;
+            tracing::info!("PBX link up: {id} {}", link.client().config().redacted_url());
+            pbxs.push((id, Arc::new(link)));
+        }
+        let link: Arc<dyn Link> = if prefixed {
+            let each = pbxs.iter().map(|(id, l)| (id.clone(), l.clone() as Arc<dyn Link>)).collect();
+            Arc::new(MultiLink::new(each, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES)?)
+        } else {
+            pbxs[0].1.clone()
+        };
         let rx = link.subscribe();
         let metrics = Arc::new(registry::Metrics::default());
         let hub = Arc::new(hub::Hub::new(
@@ -171,6 +199,7 @@ impl Gateway {
         let shared = Arc::new(Shared {
             hub: hub.clone(),
             link: link.clone(),
+            pbxs,
             tokens: acl::Tokens::new(&config.tokens),
             limits: config.clients.clone(),
             registry: registry::Registry::default(),
@@ -184,7 +213,7 @@ impl Gateway {
             started: SystemTime::now(),
             ws_allowed_origins: config.listen.ws_allowed_origins.clone(),
         });
-        let hub_task = tokio::spawn(hub::run(hub, link as Arc<dyn Link>, rx));
+        let hub_task = tokio::spawn(hub::run(hub, link, rx));
         let mut addrs = Addrs::default();
         let mut tasks = Vec::new();
         let listeners = [

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use ctilink::wire::{
     self, ClientMessage, ClientParseError, CommandResult, ErrorCode, ServerMessage, WireError,
 };
-use ctilink::{Command, Error, Link, Secret};
+use ctilink::{Command, Error, Secret};
 use tokio::time::Instant;
 
 use crate::acl::Access;

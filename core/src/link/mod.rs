@@ -16,6 +16,7 @@ use crate::model::{Call, Device, Event, Snapshot};
 
 pub mod ami;
 pub mod gateway;
+pub mod multi;
 
 /// A boxed future, so that [`Link`] can be used as `dyn Link`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
