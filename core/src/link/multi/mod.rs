@@ -235,3 +235,38 @@ impl Drop for MultiLink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merged() -> (Merged, fanout::Receiver<Event>) {
+        let (tx, rx) = fanout::channel(64, 1 << 20);
+        (Merged { state: Mutex::new(MergedState { tx: Some(tx), down: Vec::new() }) }, rx)
+    }
+
+    #[test]
+    fn the_merged_link_is_up_again_only_when_every_pbx_is() {
+        let (m, mut rx) = merged();
+        let down = |r: &str| Event::LinkDown { reason: r.into() };
+        let up = Event::LinkUp { reconnected: true };
+        m.pass("berlin", down("connection lost"));
+        m.pass("hamburg", down("timeout"));
+        assert_eq!(m.pass("berlin", up.clone()), None, "hamburg is still down");
+        m.pass("berlin", Event::DeviceRemoved { device: "100".into() });
+        assert_eq!(m.pass("hamburg", up.clone()), Some(up.clone()));
+        let mut got = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            got.push(ev);
+        }
+        assert_eq!(
+            got,
+            [
+                down("berlin: connection lost"),
+                down("hamburg: timeout"),
+                Event::DeviceRemoved { device: "berlin/100".into() },
+                up,
+            ]
+        );
+    }
+}
