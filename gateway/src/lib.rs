@@ -167,17 +167,21 @@ impl Gateway {
         };
         let diag = bind("diagnostics", config.diagnostics_addr()).await?;
 
-        let mut pbxs = Vec::new();
+        let mut pbxs: Vec<(String, Arc<AmiLink>)> = Vec::new();
         let prefixed = config.prefixed();
         for (id, ami, control) in upstreams {
-            let link =
-                AmiLink::connect(ami, control, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES).await.map_err(|e| {
-                    if prefixed {
-                        StartError::PbxOf { pbx: id.clone(), source: e }
-                    } else {
-                        StartError::Pbx(e)
+            let link = match AmiLink::connect(ami, control, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES).await {
+                Ok(l) => l,
+                Err(e) if prefixed => {
+                    // Log off the PBXs already connected rather than leave their sessions
+                    // to the PBXs' timeouts.
+                    for (_, l) in &pbxs {
+                        l.close().await;
                     }
-                })?;
+                    return Err(StartError::PbxOf { pbx: id, source: e });
+                }
+                Err(e) => return Err(StartError::Pbx(e)),
+            };
             tracing::info!("PBX link up: {id} {}", link.client().config().redacted_url());
             pbxs.push((id, Arc::new(link)));
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{config, devices_named, office, start, start_sim, token, Raw, SUPERVISOR};
 use ctilink::{Event, Session};
 use ctilink_gateway::config::PbxConfig;
-use ctilink_gateway::Config;
+use ctilink_gateway::{Config, StartError};
 use ctilink_sim::SimHandle;
 use serde_json::{json, Value};
 
@@ -229,6 +229,25 @@ async fn one_pbx_dropping_resyncs_its_part_and_the_other_pbxs_calls_stay() {
     assert!(c.as_str().starts_with("hamburg/"), "{c}");
     let c = session.make_call("berlin/106", "107").await.expect("berlin throughout");
     assert!(c.as_str().starts_with("berlin/"), "{c}");
+}
+
+#[tokio::test]
+async fn a_pbx_that_refuses_the_login_stops_the_start_and_is_named() {
+    let berlin = start_sim(office()).await;
+    let hamburg = start_sim(office()).await;
+    let mut cfg = two(&berlin, &hamburg);
+    let wrong = format!("ami://admin:Wr0ng-S3cret-77@{}?control=pjsip&reconnect=0", hamburg.addr());
+    cfg.pbxs[1].url = Some(wrong.into());
+    let e = ctilink_gateway::Gateway::start(cfg).await.expect_err("hamburg refuses the login");
+    assert!(
+        matches!(&e, StartError::PbxOf { pbx, source: ctilink::Error::AuthFailed(_) } if pbx == "hamburg"),
+        "{e:?}"
+    );
+    let shown = e.to_string();
+    assert!(shown.starts_with("PBX hamburg: "), "{shown}");
+    assert!(!shown.contains("Wr0ng-S3cret-77"), "{shown}");
+    assert!(!format!("{e:?}").contains("Wr0ng-S3cret-77"), "{e:?}");
+    assert_eq!(hamburg.failed_logins(), 1);
 }
 
 #[tokio::test]

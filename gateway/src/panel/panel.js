@@ -55,7 +55,9 @@ if (stats) {
 let client = null
 let me = null // one's own extension: the selected controlled device
 let canAll = false
-const canControl = (dev) => canAll || (client && client.control.includes(dev))
+// A gateway for several PBXs lists `berlin/*` for every device of one PBX.
+const covers = (entry, dev) => entry === dev || (entry.endsWith('/*') && dev.startsWith(entry.slice(0, -1)))
+const canControl = (dev) => canAll || (client && client.control.some((e) => covers(e, dev)))
 const lamps = new Map() // device id -> element
 const rows = new Map() // call id -> row element
 const names = new Map() // device id -> name learned from calls
@@ -309,7 +311,8 @@ function paintStatus() {
 
 function fillSelector() {
   const sel = $('me')
-  const ids = canAll ? client.snapshot().devices.map((d) => d.id) : client.control.slice()
+  const all = client.snapshot().devices.map((d) => d.id)
+  const ids = canAll ? all : client.control.flatMap((e) => (e.endsWith('/*') ? all.filter((d) => covers(e, d)) : [e]))
   sel.replaceChildren(
     ...ids.map((id) => {
       const o = document.createElement('option')
