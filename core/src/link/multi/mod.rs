@@ -269,4 +269,88 @@ mod tests {
             ]
         );
     }
+
+    /// A PBX's link whose events the test sends by hand and whose model it sets.
+    #[derive(Debug)]
+    struct Fake {
+        tx: fanout::Sender<Event>,
+        model: Mutex<Snapshot>,
+    }
+
+    impl Link for Fake {
+        fn execute(&self, _: Command) -> BoxFuture<'_, Result<Outcome>> {
+            Box::pin(async { Ok(Outcome::Accepted) })
+        }
+        fn subscribe(&self) -> fanout::Receiver<Event> {
+            self.tx.subscribe()
+        }
+        fn snapshot(&self) -> Snapshot {
+            lock(&self.model).clone()
+        }
+        fn device(&self, _: &str) -> Option<Device> {
+            None
+        }
+        fn call(&self, _: &str) -> Option<Call> {
+            None
+        }
+        fn status(&self) -> LinkStatus {
+            LinkStatus::Up
+        }
+        fn close(&self) -> BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    fn phones(states: &[(&str, crate::model::DeviceState)]) -> Snapshot {
+        let devices =
+            states.iter().map(|(id, state)| Device { state: *state, ..Device::new((*id).into()) }).collect();
+        Snapshot { devices, calls: Vec::new() }
+    }
+
+    #[tokio::test]
+    async fn events_one_pbx_lost_come_back_as_its_own_resync() {
+        use crate::model::DeviceState::{Idle, Ringing};
+        let fake = |cap| {
+            let (tx, _) = fanout::channel(cap, 1 << 20);
+            Arc::new(Fake { tx, model: Mutex::new(phones(&[("100", Idle), ("101", Idle)])) })
+        };
+        let (berlin, hamburg) = (fake(2), fake(64));
+        let multi = MultiLink::new(
+            vec![("berlin".into(), berlin.clone() as Arc<dyn Link>), ("hamburg".into(), hamburg.clone())],
+            64,
+            1 << 20,
+        )
+        .expect("links");
+        let mut rx = multi.subscribe();
+        // The readers take their first model and wait for events.
+        tokio::task::yield_now().await;
+        *lock(&berlin.model) = phones(&[("100", Ringing)]);
+        let ring = Event::DeviceState { device: "100".into(), state: Ringing, previous: Idle };
+        for _ in 0..5 {
+            berlin.tx.send(ring.clone()).expect("a reader");
+        }
+        let mut got = Vec::new();
+        while !matches!(got.last(), Some(Event::Resynced { .. })) {
+            got.push(rx.recv().await.expect("merged events"));
+        }
+        assert_eq!(
+            got,
+            [
+                Event::DeviceState { device: "berlin/100".into(), state: Ringing, previous: Idle },
+                Event::DeviceRemoved { device: "berlin/101".into() },
+                Event::Resynced {
+                    calls_ended: vec![],
+                    calls_found: vec![],
+                    devices_changed: vec!["berlin/100".into(), "berlin/101".into()],
+                },
+            ]
+        );
+        // Then the events still queued, and hamburg's part is whole.
+        let next = rx.recv().await.expect("the queued events");
+        assert_eq!(next.device().map(|d| d.as_str()), Some("berlin/100"));
+        assert_eq!(
+            multi.snapshot().devices.iter().filter(|d| d.id.as_str().starts_with("hamburg/")).count(),
+            2
+        );
+    }
 }
