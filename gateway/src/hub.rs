@@ -127,15 +127,13 @@ impl State {
     }
 
     /// Clients (not in `everyone`) that monitor `device`: by its own entry, or by its
-    /// PBX's `PBX/*`.
-    fn monitors(&self, device: &str) -> Vec<u64> {
-        let mut out: Vec<u64> = self.by_device.get(device).cloned().unwrap_or_default();
-        if let Some(list) = crate::acl::pbx_entry(device).and_then(|e| self.by_device.get(&e)) {
-            for id in list {
-                add(&mut out, *id);
-            }
-        }
-        out
+    /// PBX's `PBX/*` (once, if a token lists both). Borrowed, not collected: this runs for
+    /// every device an event names.
+    fn monitors<'a>(&'a self, device: &str) -> impl Iterator<Item = u64> + 'a {
+        let own: &'a [u64] = self.by_device.get(device).map_or(&[], Vec::as_slice);
+        let by_pbx: &'a [u64] =
+            crate::acl::pbx_entry(device).and_then(|e| self.by_device.get(&e)).map_or(&[], Vec::as_slice);
+        own.iter().copied().chain(by_pbx.iter().copied().filter(move |id| !own.contains(id)))
     }
 
     fn unindex(&mut self, id: u64, a: &Attached) {
@@ -488,7 +486,7 @@ fn recipients(st: &mut State, ev: &Event, before: Option<&Call>) -> Vec<(u64, Pa
             let Some(call) = ev.call() else {
                 // A device event.
                 if let Some(d) = ev.device() {
-                    out.extend(st.monitors(d.as_str()).into_iter().map(|id| (id, Pass::Same)));
+                    out.extend(st.monitors(d.as_str()).map(|id| (id, Pass::Same)));
                 }
                 return out;
             };
