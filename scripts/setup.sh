@@ -25,6 +25,7 @@ have Xvfb || apt_missing+=(xvfb)     # a display for the TSP's configuration dia
 have import || apt_missing+=(imagemagick) # its screenshot
 have systemd-analyze || apt_missing+=(systemd) # checks the gateway's unit (scripts/test-dist.sh)
 have dpkg-deb || apt_missing+=(dpkg)
+have nats-server || apt_missing+=(nats-server) # the cluster tests (cli/tests/cluster)
 have node || apt_missing+=(nodejs)
 have npm || apt_missing+=(npm)
 

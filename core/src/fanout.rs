@@ -142,7 +142,7 @@ impl<T> Shared<T> {
 
 /// The bounds a link's event queue is given, checked before it connects: a queue that
 /// holds nothing would lag on every event, so zero is the caller's mistake, not a size.
-pub(crate) fn check_bounds(capacity: usize, max_bytes: usize) -> crate::Result<()> {
+pub fn check_bounds(capacity: usize, max_bytes: usize) -> crate::Result<()> {
     if capacity == 0 || max_bytes == 0 {
         return Err(crate::Error::InvalidArgument(
             "event_queue and event_queue_bytes must be positive".into(),

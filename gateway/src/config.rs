@@ -223,6 +223,81 @@ pub struct Config {
     pub clients: ClientLimits,
     pub diagnostics: Diagnostics,
     pub tokens: Vec<TokenConfig>,
+    /// `[cluster]`: this gateway is one of several sharing the PBXs over NATS
+    /// (docs/cluster.md). Without it the gateway works alone.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `[cluster]`: where the NATS servers are, this gateway's name and the lease's timing.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The NATS servers, comma-separated (`nats://10.0.0.5:4222,nats://10.0.0.6:4222`);
+    /// a user and password in a URL are a secret and never logged.
+    #[serde(with = "secret")]
+    pub nats: Secret,
+    /// This gateway's name in the cluster: unique, `[A-Za-z0-9_-]{1,64}`.
+    pub node: String,
+    /// A dead owner's PBX is taken over this long after its last renewal; an owner that
+    /// cannot renew for half of it stops its PBX link.
+    #[serde(rename = "lease_ttl_ms", with = "millis", default = "default_lease_ttl")]
+    pub lease_ttl: Duration,
+    /// Replicas of the lease bucket (3 in a 3-server NATS cluster; 1 for one server).
+    #[serde(default = "one")]
+    pub lease_replicas: usize,
+    /// A NATS credentials file (`.creds`), if the servers want one.
+    #[serde(default)]
+    pub credentials: Option<std::path::PathBuf>,
+    /// A gateway owning more than its share of the PBXs gives one back after owning it
+    /// this long, so that ownership spreads without flapping.
+    #[serde(rename = "rebalance_after_ms", with = "millis", default = "default_rebalance")]
+    pub rebalance_after: Duration,
+    /// A command sent to a PBX's owner fails with `link_down` when no answer comes in
+    /// this long.
+    #[serde(rename = "command_timeout_ms", with = "millis", default = "default_cluster_command_timeout")]
+    pub command_timeout: Duration,
+}
+
+fn default_lease_ttl() -> Duration {
+    Duration::from_secs(6)
+}
+fn default_rebalance() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_cluster_command_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+fn one() -> usize {
+    1
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("nats", &"***")
+            .field("node", &self.node)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("lease_replicas", &self.lease_replicas)
+            .field("credentials", &self.credentials)
+            .field("rebalance_after", &self.rebalance_after)
+            .field("command_timeout", &self.command_timeout)
+            .finish()
+    }
+}
+
+impl ClusterConfig {
+    /// A cluster configuration with the defaults.
+    pub fn new(nats: &str, node: &str) -> Self {
+        ClusterConfig {
+            nats: Secret::new(nats),
+            node: node.to_owned(),
+            lease_ttl: default_lease_ttl(),
+            lease_replicas: 1,
+            credentials: None,
+            rebalance_after: default_rebalance(),
+            command_timeout: default_cluster_command_timeout(),
+        }
+    }
 }
 
 /// The file as written: `pbx` is one table (`[pbx]`) or a list (`[[pbx]]`).
@@ -240,6 +315,8 @@ struct RawConfig {
     diagnostics: Diagnostics,
     #[serde(default, rename = "token")]
     tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    cluster: Option<ClusterConfig>,
 }
 
 impl From<RawConfig> for Config {
@@ -256,6 +333,7 @@ impl From<RawConfig> for Config {
             clients: r.clients,
             diagnostics: r.diagnostics,
             tokens: r.tokens,
+            cluster: r.cluster,
         }
     }
 }
@@ -310,6 +388,7 @@ impl Config {
             clients: ClientLimits::default(),
             diagnostics: Diagnostics::default(),
             tokens: Vec::new(),
+            cluster: None,
         }
     }
 
@@ -427,6 +506,25 @@ impl Config {
             return Err(ConfigError("a tls or wss listener needs [tls] cert and key".into()));
         }
         self.check_pbxs()?;
+        if let Some(c) = &self.cluster {
+            let name_ok = !c.node.is_empty()
+                && c.node.len() <= 64
+                && c.node.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !name_ok {
+                return Err(ConfigError(format!(
+                    "[cluster] node {:?} is not 1 to 64 of A-Z, a-z, 0-9, _ and -",
+                    c.node
+                )));
+            }
+            if c.lease_ttl < Duration::from_millis(600)
+                || c.lease_replicas == 0
+                || c.command_timeout.is_zero()
+            {
+                return Err(ConfigError(
+                    "[cluster] lease_ttl_ms must be at least 600, lease_replicas and command_timeout_ms positive".into(),
+                ));
+            }
+        }
         // An origin is compared as the browser sends it: scheme and host (and port), no path.
         for o in &l.ws_allowed_origins {
             let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
@@ -556,6 +654,15 @@ mod millis {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod secret {
+    use ctilink::Secret;
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret::new)
     }
 }
 

@@ -77,6 +77,31 @@ pub struct LinkReport {
     pub calls: usize,
     pub clients: usize,
     pub started: String,
+    /// `[cluster]`: this gateway, the others and who owns each PBX.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterReport>,
+}
+
+/// The cluster as this gateway sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterReport {
+    pub node: String,
+    /// The PBXs this gateway owns (holds the lease and the AMI link of).
+    pub owns: Vec<String>,
+    /// A hash of the PBX ids and tokens: the same on every gateway configured alike.
+    pub config: String,
+    /// Each PBX: its owner as last heard, the lease's epoch, and the link as followed here.
+    pub pbxs: Vec<ClusterPbx>,
+    /// The other gateways heard from lately.
+    pub peers: Vec<crate::cluster::proto::Hello>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterPbx {
+    pub id: String,
+    pub owner: String,
+    pub epoch: u64,
+    pub state: &'static str,
 }
 
 pub(crate) fn clients_report(gw: &Shared) -> ClientsReport {
@@ -119,6 +144,26 @@ pub(crate) fn link_report(gw: &Shared) -> LinkReport {
         calls,
         clients: gw.registry.len(),
         started: rfc3339(gw.started),
+        cluster: gw.cluster.as_ref().map(cluster_report),
+    }
+}
+
+fn cluster_report(c: &crate::ClusterView) -> ClusterReport {
+    use ctilink::Link;
+    ClusterReport {
+        node: c.node.name.clone(),
+        owns: c.node.owned(),
+        config: c.node.config_hash().to_owned(),
+        pbxs: c
+            .links
+            .iter()
+            .map(|(id, l)| {
+                let (owner, epoch) = l.owner();
+                let state = if l.status() == ctilink::LinkStatus::Up { "up" } else { "down" };
+                ClusterPbx { id: id.clone(), owner, epoch, state }
+            })
+            .collect(),
+        peers: c.node.peers(),
     }
 }
 

@@ -19,6 +19,7 @@
 
 pub mod acl;
 pub mod admission;
+pub mod cluster;
 pub mod config;
 pub mod diag;
 mod front;
@@ -74,6 +75,9 @@ pub enum StartError {
     Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(String),
+    /// `[cluster]`: NATS or its lease bucket could not be reached.
+    #[error("cluster: {0}")]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// What the connection tasks share.
@@ -94,6 +98,15 @@ pub(crate) struct Shared {
     pub(crate) started: SystemTime,
     /// `[listen] ws_allowed_origins`: pages of other sites allowed to open the WebSocket.
     pub(crate) ws_allowed_origins: Vec<String>,
+    /// `[cluster]`: this gateway as a member, and each PBX as it follows it.
+    pub(crate) cluster: Option<ClusterView>,
+}
+
+/// What the diagnostics show of the cluster.
+#[derive(Debug)]
+pub(crate) struct ClusterView {
+    pub(crate) node: Arc<cluster::Node>,
+    pub(crate) links: Vec<(String, Arc<cluster::RemoteLink>)>,
 }
 
 impl Shared {
@@ -118,6 +131,7 @@ pub struct Addrs {
 #[derive(Debug)]
 pub struct Gateway {
     shared: Arc<Shared>,
+    cluster: Option<cluster::Cluster>,
     addrs: Addrs,
     tasks: Vec<JoinHandle<()>>,
     hub_task: JoinHandle<()>,
@@ -136,7 +150,8 @@ impl Gateway {
             tracing::warn!("{w}");
         }
         let mut upstreams = Vec::new();
-        for (id, url) in config.upstreams()? {
+        let urls = config.upstreams()?;
+        for (id, url) in urls {
             let options = SessionOptions::from_url(url.expose())?;
             let Transport::Ami(ami) = options.transport else {
                 return Err(ConfigError(format!("the url of PBX {id} must be ami:// or amis://")).into());
@@ -169,27 +184,64 @@ impl Gateway {
 
         let mut pbxs: Vec<(String, Arc<AmiLink>)> = Vec::new();
         let prefixed = config.prefixed();
-        for (id, ami, control) in upstreams {
-            let link = match AmiLink::connect(ami, control, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES).await {
-                Ok(l) => l,
-                Err(e) if prefixed => {
-                    // Log off the PBXs already connected rather than leave their sessions
-                    // to the PBXs' timeouts.
-                    for (_, l) in &pbxs {
-                        l.close().await;
-                    }
-                    return Err(StartError::PbxOf { pbx: id, source: e });
-                }
-                Err(e) => return Err(StartError::Pbx(e)),
+        let clients_now: Arc<std::sync::OnceLock<std::sync::Weak<Shared>>> = Arc::default();
+        let mut joined = None;
+        let link: Arc<dyn Link> = if let Some(cc) = &config.cluster {
+            let each = upstreams
+                .into_iter()
+                .map(|(id, ami, control)| cluster::owner::Pbx { id, ami, control })
+                .collect();
+            let count = clients_now.clone();
+            let c = cluster::join(cluster::JoinArgs {
+                config: cc,
+                pbxs: each,
+                prefixed,
+                tokens: &config.tokens,
+                event_queue: UPSTREAM_QUEUE,
+                event_queue_bytes: UPSTREAM_QUEUE_BYTES,
+                clients: Arc::new(move || {
+                    count.get().and_then(|w| w.upgrade()).map_or(0, |s| s.registry.len())
+                }),
+            })
+            .await?;
+            tracing::info!("cluster: joined as {} ({} PBXs)", cc.node, c.links.len());
+            let link: Arc<dyn Link> = if prefixed {
+                let each = c.links.iter().map(|(id, l)| (id.clone(), l.clone() as Arc<dyn Link>)).collect();
+                Arc::new(MultiLink::new(each, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES)?)
+            } else {
+                c.links[0].1.clone()
             };
-            tracing::info!("PBX link up: {id} {}", link.client().config().redacted_url());
-            pbxs.push((id, Arc::new(link)));
-        }
-        let link: Arc<dyn Link> = if prefixed {
-            let each = pbxs.iter().map(|(id, l)| (id.clone(), l.clone() as Arc<dyn Link>)).collect();
-            Arc::new(MultiLink::new(each, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES)?)
+            // As alone, start serving with the model whole when it can be had: wait for
+            // an owner's snapshot, at most a lease's TTL and a few seconds more.
+            let deadline = tokio::time::Instant::now() + cc.lease_ttl + Duration::from_secs(5);
+            while link.status() != LinkStatus::Up && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            joined = Some(c);
+            link
         } else {
-            pbxs[0].1.clone()
+            for (id, ami, control) in upstreams {
+                let link = match AmiLink::connect(ami, control, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES).await {
+                    Ok(l) => l,
+                    Err(e) if prefixed => {
+                        // Log off the PBXs already connected rather than leave their sessions
+                        // to the PBXs' timeouts.
+                        for (_, l) in &pbxs {
+                            l.close().await;
+                        }
+                        return Err(StartError::PbxOf { pbx: id, source: e });
+                    }
+                    Err(e) => return Err(StartError::Pbx(e)),
+                };
+                tracing::info!("PBX link up: {id} {}", link.client().config().redacted_url());
+                pbxs.push((id, Arc::new(link)));
+            }
+            if prefixed {
+                let each = pbxs.iter().map(|(id, l)| (id.clone(), l.clone() as Arc<dyn Link>)).collect();
+                Arc::new(MultiLink::new(each, UPSTREAM_QUEUE, UPSTREAM_QUEUE_BYTES)?)
+            } else {
+                pbxs[0].1.clone()
+            }
         };
         let rx = link.subscribe();
         let metrics = Arc::new(registry::Metrics::default());
@@ -216,7 +268,9 @@ impl Gateway {
             stopping,
             started: SystemTime::now(),
             ws_allowed_origins: config.listen.ws_allowed_origins.clone(),
+            cluster: joined.as_ref().map(|c| ClusterView { node: c.node.clone(), links: c.links.clone() }),
         });
+        let _ = clients_now.set(Arc::downgrade(&shared));
         let hub_task = tokio::spawn(hub::run(hub, link, rx));
         let mut addrs = Addrs::default();
         let mut tasks = Vec::new();
@@ -235,7 +289,7 @@ impl Gateway {
         addrs.diagnostics = diag.local_addr().ok();
         tracing::info!("diagnostics on http://{:?}/", addrs.diagnostics);
         tasks.push(tokio::spawn(diag::serve(shared.clone(), diag, config.diagnostics.clone())));
-        Ok(Gateway { shared, addrs, tasks, hub_task })
+        Ok(Gateway { shared, cluster: joined, addrs, tasks, hub_task })
     }
 
     pub fn addrs(&self) -> Addrs {
@@ -268,6 +322,9 @@ impl Gateway {
         }
         self.shared.stopping.send_replace(true);
         let _ = tokio::time::timeout(SHUTDOWN_WAIT, self.shared.registry.until_empty()).await;
+        if let Some(c) = self.cluster.as_mut() {
+            c.leave().await;
+        }
         self.shared.link.close().await;
         self.hub_task.abort();
         for t in std::mem::take(&mut self.tasks) {

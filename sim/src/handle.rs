@@ -23,6 +23,25 @@ pub(crate) struct Stats {
     pub(crate) logins: AtomicU64,
     pub(crate) failed_logins: AtomicU64,
     pub(crate) actions: AtomicU64,
+    /// The last [`ACTION_LOG`] actions as `(action in lower case, ActionID)`, Login,
+    /// Challenge and Ping left out: what a test reads to prove a command ran once.
+    pub(crate) log: Mutex<std::collections::VecDeque<(String, String)>>,
+}
+
+/// How many actions [`SimHandle::action_log`] keeps.
+pub(crate) const ACTION_LOG: usize = 65_536;
+
+impl Stats {
+    pub(crate) fn record(&self, action: &str, id: Option<&str>) {
+        if matches!(action, "login" | "challenge" | "ping") {
+            return;
+        }
+        let mut log = lock(&self.log);
+        if log.len() >= ACTION_LOG {
+            log.pop_front();
+        }
+        log.push_back((action.to_owned(), id.unwrap_or_default().to_owned()));
+    }
 }
 
 /// Everything the accept loop, the connections, the timers and the handles share.
@@ -292,6 +311,12 @@ impl SimHandle {
     /// Actions received from all clients since start (Login included).
     pub fn actions_received(&self) -> u64 {
         self.shared.stats.actions.load(Ordering::Relaxed)
+    }
+
+    /// The actions received lately (at most [`ACTION_LOG`]), oldest first, as `(action in
+    /// lower case, ActionID)`; Login, Challenge and Ping are not kept.
+    pub fn action_log(&self) -> Vec<(String, String)> {
+        lock(&self.shared.stats.log).iter().cloned().collect()
     }
 
     /// Closes every client socket at once, without `Goodbye` (a PBX restart or a

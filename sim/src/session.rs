@@ -125,6 +125,7 @@ impl Session {
         shared.stats.actions.fetch_add(1, Ordering::Relaxed);
         let sent = action.trim().to_owned();
         let action = sent.to_ascii_lowercase();
+        shared.stats.record(&action, id);
         match action.as_str() {
             "login" => return self.login(shared, m, out),
             "challenge" => return self.challenge(m, out),
