@@ -696,6 +696,21 @@ mod tests {
     "#;
 
     #[test]
+    fn a_cluster_table_parses_checks_its_node_and_hides_its_url() {
+        let with = |t: &str| Config::from_toml(&format!("{GOOD}\n[cluster]\n{t}"));
+        let c = with("nats = \"nats://ctl:natssecret@10.0.0.5:4222\"\nnode = \"gw-a\"").expect("valid");
+        let cl = c.cluster.as_ref().expect("[cluster]");
+        assert_eq!((cl.lease_ttl, cl.lease_replicas), (Duration::from_secs(6), 1));
+        assert_eq!(cl.rebalance_after, Duration::from_secs(60));
+        assert!(!format!("{c:?}").contains("natssecret"), "{c:?}");
+        let e = with("nats = \"nats://x:4222\"\nnode = \"gw a\"").expect_err("a space in the node");
+        assert!(e.to_string().contains("node"), "{e}");
+        let e = with("nats = \"nats://x:4222\"\nnode = \"a\"\nlease_ttl_ms = 100").expect_err("too short");
+        assert!(e.to_string().contains("lease_ttl_ms"), "{e}");
+        assert!(Config::from_toml(GOOD).expect("valid").cluster.is_none(), "alone without [cluster]");
+    }
+
+    #[test]
     fn ws_allowed_origins_must_be_origins() {
         let with = |o: &str| {
             let toml = GOOD.replace(

@@ -314,3 +314,58 @@ async fn a_gateway_cut_off_nats_but_not_the_pbx_releases_its_link() {
     a.shutdown("test over").await;
     b.shutdown("test over").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_that_stalled_past_its_lease_is_ignored_when_it_wakes_and_lets_go() {
+    let nats = Nats::start();
+    let (berlin, hamburg) = (start_sim().await, start_sim().await);
+    let pbxs = [("berlin", &berlin), ("hamburg", &hamburg)];
+    let owner = GatewayProcess::start(&gateway_toml(&nats.url(), "gw-old", &pbxs, TTL_MS, KEEP_MS));
+    let probe = session(owner.tcp, OPERATOR).await;
+    until("the owner's link up", 30, || probe.status() == ctilink::LinkStatus::Up).await;
+    probe.close().await;
+    let other = start_gateway(&gateway_toml(&nats.url(), "gw-new", &pbxs, TTL_MS, KEEP_MS)).await;
+    let op = session(other.addrs().tcp.expect("tcp"), OPERATOR).await;
+    let mut events = op.events();
+    let mut seen = Vec::new();
+
+    // A stall as long as a stop-the-world pause can be: the process cannot act, so its
+    // sockets stay open, but it cannot renew, publish or send an action either.
+    owner.signal("STOP");
+    resynced_twice(&mut events, &mut seen, 20).await;
+    assert_eq!(owns(&other), ["berlin", "hamburg"]);
+    let before = berlin.action_log().len();
+    let mark = seen.len();
+    // Calls while the old owner still sleeps, then it wakes with its AMI link open and
+    // these calls' events waiting in its socket.
+    let call = op.make_call("berlin/100", "101").await.expect("a call through the new owner");
+    owner.signal("CONT");
+    until("the old owner lets go of both PBX links", 10, || {
+        berlin.connections() == 1 && hamburg.connections() == 1
+    })
+    .await;
+    until_event(&mut events, &mut seen, "the call answered", 10, |e| {
+        matches!(e, Event::Established { device: d, call: c, .. } if d.as_str() == "berlin/101" && c == &call)
+    })
+    .await;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(500), events.next()).await {
+        seen.push(e);
+    }
+    // Nothing of the old owner's reached the client: no event twice (it saw the same
+    // call on its own AMI link), no second link_down or resync.
+    let after = &seen[mark..];
+    let answered = after
+        .iter()
+        .filter(|e| matches!(e, Event::Established { device: d, call: c, .. } if d.as_str() == "berlin/101" && c == &call))
+        .count();
+    assert_eq!(answered, 1, "{after:#?}");
+    assert!(
+        !after.iter().any(|e| matches!(e, Event::LinkDown { .. } | Event::Resynced { .. })),
+        "{after:#?}"
+    );
+    // The one Originate is the new owner's; the old one sent nothing on waking.
+    let new: Vec<(String, String)> = berlin.action_log()[before..].to_vec();
+    assert_eq!(new.iter().filter(|(a, _)| a == "originate").count(), 1, "{new:?}");
+    op.close().await;
+    other.shutdown("test over").await;
+}

@@ -361,3 +361,52 @@ impl Drop for Cluster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(monitor: &[&str]) -> TokenConfig {
+        TokenConfig {
+            token: Some("t".into()),
+            token_sha256: None,
+            identity: "i".into(),
+            monitor: monitor.iter().map(|s| s.to_string()).collect(),
+            control: Vec::new(),
+            user_events: false,
+        }
+    }
+
+    fn some(v: &[&str]) -> Watch {
+        Watch::Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn a_gateway_watches_the_devices_its_tokens_may_see_of_each_pbx() {
+        let tokens = [token(&["berlin/100", "hamburg/7"]), token(&["berlin/101"])];
+        assert_eq!(watch_of("berlin", true, &tokens), some(&["100", "101"]));
+        assert_eq!(watch_of("hamburg", true, &tokens), some(&["7"]));
+        assert_eq!(watch_of("munich", true, &tokens), some(&[]));
+        let wide = [token(&["berlin/100"]), token(&["hamburg/*"])];
+        assert_eq!(watch_of("hamburg", true, &wide), Watch::All);
+        assert_eq!(watch_of("berlin", true, &wide), some(&["100"]));
+        assert_eq!(watch_of("berlin", true, &[token(&["*"])]), Watch::All);
+        // One PBX: ids without a prefix.
+        assert_eq!(watch_of("default", false, &[token(&["100", "101"])]), some(&["100", "101"]));
+    }
+
+    #[test]
+    fn the_config_hash_follows_pbxs_and_tokens_but_not_token_values() {
+        let pbx = |id: &str| owner::Pbx {
+            id: id.into(),
+            ami: ctilink::ami::AmiConfig::from_url("ami://u:s@127.0.0.1:5038").expect("url"),
+            control: Default::default(),
+        };
+        let a = hash_config(&[pbx("berlin")], &[token(&["berlin/100"])]);
+        let mut other_value = token(&["berlin/100"]);
+        other_value.token = Some("another".into());
+        assert_eq!(a, hash_config(&[pbx("berlin")], &[other_value]));
+        assert_ne!(a, hash_config(&[pbx("hamburg")], &[token(&["berlin/100"])]));
+        assert_ne!(a, hash_config(&[pbx("berlin")], &[token(&["berlin/101"])]));
+    }
+}

@@ -95,3 +95,26 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_and_chunks_are_read_back_and_bounded() {
+        let mut h = headers(7, 42);
+        assert_eq!(read_headers(Some(&h)), Some((7, 42, false)));
+        h.insert(KIND, HEARTBEAT);
+        assert_eq!(read_headers(Some(&h)), Some((7, 42, true)));
+        assert_eq!(read_headers(None), None);
+        let chunk = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CHUNK, v);
+            read_chunk(Some(&h))
+        };
+        assert_eq!(chunk("0/3"), Some((0, 3)));
+        assert_eq!(chunk("3/3"), None, "past the end");
+        assert_eq!(chunk("0/100000"), None, "more parts than a reply may have");
+        assert_eq!(chunk("x/3"), None);
+    }
+}

@@ -148,6 +148,34 @@ impl State {
         }
     }
 
+    /// Messages as `(epoch, seq, heartbeat, payload)`: sorted into the owner's order,
+    /// those of an older owner, copies and those before the snapshot dropped, the rest
+    /// applied and passed on. A newer owner's message means the link missed a takeover.
+    fn take(&mut self, pbx: &str, mut items: Vec<(u64, u64, bool, Bytes)>) {
+        items.sort_by_key(|(e, s, hb, _)| (*e, *s, !*hb));
+        for (epoch, seq, hb, payload) in items {
+            if epoch < self.epoch || !self.synced {
+                continue;
+            }
+            if epoch > self.epoch {
+                self.unsync(format!("PBX {pbx}: a new owner took it over"));
+                continue;
+            }
+            self.heard = Instant::now();
+            if hb || seq <= self.seq {
+                continue;
+            }
+            self.seq = seq;
+            match serde_json::from_slice::<Event>(&payload) {
+                Ok(ev) => {
+                    self.mirror.apply(&ev);
+                    self.emit(ev);
+                }
+                Err(e) => tracing::warn!("PBX {pbx}: an event from its owner that does not parse: {e}"),
+            }
+        }
+    }
+
     /// The owner is gone or cannot be trusted to be in step: down, and a new snapshot.
     fn unsync(&mut self, reason: String) {
         self.synced = false;
@@ -248,36 +276,11 @@ async fn follow(inner: Arc<Inner>, subs: Vec<async_nats::Subscriber>) {
 impl Inner {
     /// A batch of messages, in the owner's order.
     fn take(&self, batch: Vec<Message>) {
-        let mut items: Vec<(u64, u64, bool, Bytes)> = batch
+        let items = batch
             .into_iter()
             .filter_map(|m| proto::read_headers(m.headers.as_ref()).map(|(e, s, hb)| (e, s, hb, m.payload)))
             .collect();
-        items.sort_by_key(|(e, s, hb, _)| (*e, *s, !*hb));
-        let mut st = lock(&self.state);
-        for (epoch, seq, hb, payload) in items {
-            if epoch < st.epoch || !st.synced {
-                continue;
-            }
-            if epoch > st.epoch {
-                // A new owner while this link still followed the old one.
-                st.unsync(format!("PBX {}: a new owner took it over", self.pbx));
-                continue;
-            }
-            st.heard = Instant::now();
-            if hb || seq <= st.seq {
-                continue;
-            }
-            st.seq = seq;
-            match serde_json::from_slice::<Event>(&payload) {
-                Ok(ev) => {
-                    st.mirror.apply(&ev);
-                    st.emit(ev);
-                }
-                Err(e) => {
-                    tracing::warn!("PBX {}: an event from its owner that does not parse: {e}", self.pbx)
-                }
-            }
-        }
+        lock(&self.state).take(&self.pbx, items);
     }
 
     /// Asks the owner for its model; once it has its PBX link up, takes it and passes the
@@ -438,5 +441,116 @@ impl Link for RemoteLink {
 impl Drop for RemoteLink {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctilink::model::DeviceState::{Busy, Idle, Ringing};
+
+    fn state() -> (State, fanout::Receiver<Event>) {
+        let (tx, rx) = fanout::channel(64, 1 << 20);
+        let st = State {
+            mirror: Mirror::new(Snapshot::default()),
+            status: LinkStatus::Up,
+            epoch: 7,
+            seq: 10,
+            synced: true,
+            ever_up: true,
+            heard: Instant::now(),
+            owner: "gw-a".into(),
+            tx: Some(tx),
+        };
+        (st, rx)
+    }
+
+    fn ev(device: &str, state: ctilink::model::DeviceState) -> Bytes {
+        let e = Event::DeviceState { device: device.into(), state, previous: Idle };
+        Bytes::from(serde_json::to_vec(&e).expect("JSON"))
+    }
+
+    fn drained(rx: &mut fanout::Receiver<Event>) -> Vec<Event> {
+        let mut v = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            v.push(e);
+        }
+        v
+    }
+
+    #[test]
+    fn events_are_taken_in_seq_order_once_and_only_from_the_current_owner() {
+        let (mut st, mut rx) = state();
+        st.take(
+            "berlin",
+            vec![
+                (7, 12, false, ev("101", Busy)),
+                (7, 11, false, ev("100", Ringing)),
+                (7, 12, false, ev("101", Busy)), // the same event from a second subject
+                (7, 10, false, ev("102", Busy)), // already in the snapshot
+                (6, 13, false, ev("103", Busy)), // an old owner waking up
+                (7, 12, true, Bytes::new()),     // a heartbeat
+            ],
+        );
+        let got: Vec<String> = drained(&mut rx)
+            .iter()
+            .map(|e| e.device().map(|d| d.as_str().to_owned()).unwrap_or_default())
+            .collect();
+        assert_eq!(got, ["100", "101"]);
+        assert_eq!(st.seq, 12);
+        assert_eq!(st.status, LinkStatus::Up);
+    }
+
+    #[test]
+    fn a_newer_owners_message_takes_the_link_down_until_a_snapshot() {
+        let (mut st, mut rx) = state();
+        st.take("berlin", vec![(9, 1, false, ev("100", Ringing)), (9, 2, false, ev("101", Busy))]);
+        assert!(!st.synced);
+        assert!(
+            matches!(&st.status, LinkStatus::Down { reason } if reason.contains("new owner")),
+            "{:?}",
+            st.status
+        );
+        let got = drained(&mut rx);
+        assert!(matches!(got.as_slice(), [Event::LinkDown { .. }]), "{got:?}");
+        // Nothing is applied until then, from either owner.
+        st.take("berlin", vec![(7, 11, false, ev("100", Ringing)), (9, 3, false, ev("101", Busy))]);
+        assert!(drained(&mut rx).is_empty());
+    }
+
+    #[test]
+    fn a_watch_cuts_the_snapshot_to_its_devices_and_their_calls() {
+        let device = |id: &str| Device {
+            id: id.into(),
+            interface: None,
+            state: Idle,
+            presence: None,
+            do_not_disturb: false,
+            forward_to: None,
+            forward_busy: None,
+            forward_no_answer: None,
+        };
+        let call = |id: &str, device: &str| Call {
+            id: id.into(),
+            calling_device: None,
+            caller: Default::default(),
+            called: Default::default(),
+            connections: vec![ctilink::model::Connection {
+                device: device.into(),
+                channel: format!("PJSIP/{device}-1"),
+                state: ctilink::model::ConnectionState::Alerting,
+            }],
+            answered: false,
+            diverted: None,
+            click_to_dial: false,
+        };
+        let (call, other) = (call("c1", "101"), call("c2", "105"));
+        let s =
+            Snapshot { devices: vec![device("100"), device("101"), device("105")], calls: vec![call, other] };
+        let watch = Watch::Some(["100".to_owned(), "101".to_owned()].into());
+        let cut = watch.cut(s.clone());
+        assert_eq!(cut.devices.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["100", "101"]);
+        assert_eq!(cut.calls.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["c1"]);
+        assert_eq!(Watch::All.cut(s.clone()), s);
     }
 }

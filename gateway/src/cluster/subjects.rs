@@ -102,6 +102,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_call_event_goes_to_every_device_in_the_call() {
+        let call: Call = serde_json::from_value(serde_json::json!({
+            "id": "c1", "calling_device": null, "caller": {"number": "", "name": ""},
+            "called": {"number": "", "name": ""}, "answered": false, "diverted": null,
+            "click_to_dial": false,
+            "connections": [
+                {"device": "100", "channel": "PJSIP/100-1", "state": "connected"},
+                {"device": "101", "channel": "PJSIP/101-1", "state": "alerting"}
+            ]
+        }))
+        .expect("a call");
+        let cleared =
+            Event::CallCleared { call: "c1".into(), cause: None, answered: true, merged_into: None };
+        let to: Vec<&str> = devices_of(&cleared, Some(&call), None).into_iter().collect();
+        assert_eq!(to, ["100", "101"]);
+        let presence = Event::DeviceRemoved { device: "105".into() };
+        assert_eq!(devices_of(&presence, None, None).into_iter().collect::<Vec<_>>(), ["105"]);
+        let up = Event::LinkUp { reconnected: true };
+        assert!(devices_of(&up, None, None).is_empty());
+    }
+
+    #[test]
     fn device_ids_become_one_token_each() {
         assert_eq!(token("100"), "100");
         assert_eq!(token("PJSIP/100"), "PJSIP/100");
