@@ -151,7 +151,14 @@ pub(crate) fn gateway_toml(
     t
 }
 
+/// Warnings of the gateways in this process go to the test's output (shown when a test
+/// fails): a lease lost or given back says why.
+pub(crate) fn log_warnings() {
+    let _ = tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_test_writer().try_init();
+}
+
 pub(crate) async fn start_gateway(toml: &str) -> Gateway {
+    log_warnings();
     let config = Config::from_toml(toml).expect("a valid configuration");
     Gateway::start(config).await.expect("the gateway starts")
 }
@@ -286,4 +293,28 @@ pub(crate) fn owner_of(gw: &Gateway, pbx: &str) -> String {
 
 pub(crate) fn owns(gw: &Gateway) -> Vec<String> {
     gw.link().cluster.map(|c| c.owns).unwrap_or_default()
+}
+
+/// The diagnostics page at `diag` as headless Chromium renders it, after its script ran.
+pub(crate) async fn rendered_page(diag: SocketAddr) -> String {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .expect("Chromium (scripts/setup.sh installs it)");
+    let profile = tmp_dir("chromium");
+    let run = tokio::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("http://{diag}/"))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("chromium in 90 s")
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

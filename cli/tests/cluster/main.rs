@@ -13,8 +13,12 @@ use ctilink::{Error, Event, EventStream, Session};
 use ctilink_sim::SimHandle;
 use harness::*;
 
-/// A short lease, so that failover takes seconds: owners fence at 1 s without renewal.
-const TTL_MS: u64 = 2000;
+/// A short lease, so that failover takes seconds: owners fence at 1.5 s without renewal.
+/// (At 2 s, five tests at once on two cores sometimes delayed a renewal past the 1 s
+/// fence, and a PBX moved in the middle of a test that counts on its owner.)
+const TTL_MS: u64 = 3000;
+/// The default lease, where a test needs ownership to stay put.
+const STEADY_TTL_MS: u64 = 6000;
 /// Never give a PBX back during a test that wants one owner to hold both.
 const KEEP_MS: u64 = 600_000;
 
@@ -66,9 +70,9 @@ async fn a_client_on_one_gateway_dials_a_phone_of_a_pbx_another_owns() {
     let nats = Nats::start();
     let (berlin, hamburg) = (start_sim().await, start_sim().await);
     let pbxs = [("berlin", &berlin), ("hamburg", &hamburg)];
-    let a = start_gateway(&gateway_toml(&nats.url(), "gw-a", &pbxs, TTL_MS, 1000)).await;
-    let b = start_gateway(&gateway_toml(&nats.url(), "gw-b", &pbxs, TTL_MS, 1000)).await;
-    let c = start_gateway(&gateway_toml(&nats.url(), "gw-c", &pbxs, TTL_MS, 1000)).await;
+    let a = start_gateway(&gateway_toml(&nats.url(), "gw-a", &pbxs, STEADY_TTL_MS, 1000)).await;
+    let b = start_gateway(&gateway_toml(&nats.url(), "gw-b", &pbxs, STEADY_TTL_MS, 1000)).await;
+    let c = start_gateway(&gateway_toml(&nats.url(), "gw-c", &pbxs, STEADY_TTL_MS, 1000)).await;
     let gws = [&a, &b, &c];
     // Ownership spreads: one PBX each on two of the three gateways.
     until("each PBX owned by a gateway of its own", 30, || {
@@ -117,6 +121,18 @@ async fn a_client_on_one_gateway_dials_a_phone_of_a_pbx_another_owns() {
     let refused = desk.make_call("berlin/101", "100").await;
     assert!(matches!(refused, Err(Error::NotAllowed(_))), "{refused:?}");
     assert_eq!(berlin.connections() + hamburg.connections(), 2, "one AMI link per PBX in the cluster");
+    // The diagnostics page of the gateway that owns nothing shows who owns what.
+    let node = idle.link().cluster.expect("cluster").node;
+    let dom = rendered_page(idle.addrs().diagnostics.expect("diagnostics")).await;
+    assert!(dom.contains(&format!("id=\"cluster-node\">{node}<")), "{dom}");
+    let rows = &dom[dom.find("id=\"cluster-pbxs\"").expect("the PBX table")..];
+    for pbx in ["berlin", "hamburg"] {
+        assert!(rows.contains(&format!("<td>{pbx}</td><td>gw-")), "{pbx} and its owner: {rows}");
+    }
+    let peers = &dom[dom.find("id=\"cluster-peers\"").expect("the peers table")..];
+    let peers = &peers[..peers.find("</tbody>").expect("the table ends")];
+    assert_eq!(peers.matches("<tr>").count(), 2, "the two other gateways: {peers}");
+    assert!(!peers.contains("differs"), "{peers}");
     for s in [op, desk, other] {
         s.close().await;
     }
@@ -187,9 +203,13 @@ async fn the_owner_killed_mid_call_another_takes_over_and_nothing_runs_twice() {
     let mut seen = Vec::new();
     let c1 = op.make_call("berlin/100", "101").await.expect("berlin's call");
     let c2 = op.make_call("hamburg/100", "101").await.expect("hamburg's call");
-    for (call, device) in [(&c1, "berlin/101"), (&c2, "hamburg/101")] {
-        until_event(&mut events, &mut seen, "the callee answering", 10, |e| {
-            matches!(e, Event::Established { device: d, call: c, .. } if d.as_str() == device && c == call)
+    // The two calls are answered in either order.
+    let answered = |seen: &[Event], call: &ctilink::CallId, device: &str| {
+        seen.iter().any(|e| matches!(e, Event::Established { device: d, call: c, .. } if d.as_str() == device && c == call))
+    };
+    while !(answered(&seen, &c1, "berlin/101") && answered(&seen, &c2, "hamburg/101")) {
+        until_event(&mut events, &mut seen, "both callees answering", 10, |e| {
+            matches!(e, Event::Established { .. })
         })
         .await;
     }

@@ -174,6 +174,9 @@ pub async fn join(args: JoinArgs<'_>) -> Result<Cluster, ClusterError> {
         .connection_timeout(Duration::from_secs(2))
         .ping_interval((c.lease_ttl / 3).max(Duration::from_millis(200)))
         .request_timeout(None)
+        // Messages a subscription holds when the gateway falls behind; beyond, the client
+        // drops them and reports a slow consumer, answered by a resync.
+        .subscription_capacity(8192)
         .max_reconnects(None)
         .reconnect_delay_callback(|n| Duration::from_millis((100 * n as u64).min(1000)))
         .event_callback(move |ev| {
