@@ -389,3 +389,23 @@ async fn an_owner_that_stalled_past_its_lease_is_ignored_when_it_wakes_and_lets_
     op.close().await;
     other.shutdown("test over").await;
 }
+
+#[tokio::test]
+async fn no_nats_fails_the_start_clearly_and_never_shows_the_nats_password() {
+    let sim = start_sim().await;
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let toml = gateway_toml(
+        &format!("nats://ctl:natspassword@127.0.0.1:{port}"),
+        "gw-a",
+        &[("berlin", &sim), ("hamburg", &sim)],
+        TTL_MS,
+        KEEP_MS,
+    );
+    let config = ctilink_gateway::Config::from_toml(&toml).expect("valid");
+    let e = ctilink_gateway::Gateway::start(config).await.expect_err("no NATS");
+    let text = format!("{e} {e:?}");
+    assert!(text.contains("cannot connect to NATS"), "{text}");
+    assert!(!text.contains("natspassword"), "{text}");
+    assert_eq!(sim.connections(), 0, "no PBX link without the cluster");
+}
