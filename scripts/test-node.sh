@@ -19,17 +19,7 @@ passed=0
 failed=0
 failures=()
 
-step() {
-    local name="$1"
-    shift
-    echo "== node: $name" >&2
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        failures+=("$name")
-    fi
-}
+step_label=node
 
 # 1. Install and build exactly what package-lock.json pins; the install script builds the
 #    addon in release mode.

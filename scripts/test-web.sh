@@ -21,17 +21,7 @@ passed=0
 failed=0
 failures=()
 
-step() {
-    local name="$1"
-    shift
-    echo "== web: $name" >&2
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        failures+=("$name")
-    fi
-}
+step_label=web
 
 # 1. Exactly the locked dependencies; never a browser download.
 export PUPPETEER_SKIP_DOWNLOAD=1

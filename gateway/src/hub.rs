@@ -292,15 +292,14 @@ impl Hub {
     pub fn snapshot_for(&self, id: u64, request: u64) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
-        let Some(a) = st.attached.get(&id) else { return };
-        match a.client.queue.request_snapshot(request) {
+        let Some(client) = st.attached.get(&id).map(|a| a.client.clone()) else { return };
+        match client.queue.request_snapshot(request) {
             Requested::Build => {}
             Requested::Coalesced => return Metrics::add(&self.metrics.snapshots_coalesced, 1),
             Requested::Closed => return,
         }
         let Some(snap) = st.snapshot_of(id) else { return };
-        let Some(a) = st.attached.get(&id) else { return };
-        let _ = a.client.queue.push_snapshot(request, snapshot_body(snap));
+        let _ = client.queue.push_snapshot(request, snapshot_body(snap));
     }
 
     /// Hands one upstream event to every client that may see it.

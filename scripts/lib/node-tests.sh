@@ -1,4 +1,22 @@
-# Sourced by scripts/test-node.sh and scripts/test-web.sh: Node's test runner over a
+# Sourced by scripts/test-node.sh and scripts/test-web.sh.
+#
+#   step NAME COMMAND...
+#
+# Runs one check, counts it in the caller's `passed` or `failed` (and `failures`), and goes
+# on after a failure; its heading is prefixed with the caller's `step_label`.
+step() {
+    local name="$1"
+    shift
+    echo "== ${step_label:-test}: $name" >&2
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+    fi
+}
+
+# Node's test runner over a
 # package's test files, one file at a time (each starts simulators; the machine is small),
 # its spec output on stdout and its counts added to the caller's `passed`, `failed` and
 # `failures`.
