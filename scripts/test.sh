@@ -79,6 +79,7 @@ cargo bench -p ctilink --bench tracker -- --test
 cargo bench -p ctilink-tests --bench session_latency -- --test
 cargo bench -p ctilink-tests --bench session_commands -- --test
 cargo bench -p ctilink-gateway --bench fanout -- --test
+cargo bench -p ctilink-gateway --bench cluster -- --test
 
 echo "== all checks passed"
 echo "rust: $passed passed, $failed failed"
