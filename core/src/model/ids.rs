@@ -27,6 +27,11 @@ macro_rules! id_impls {
                 Self(Arc::from(s))
             }
 
+            /// Wraps a string the caller already holds (one reference more, no copy).
+            pub(crate) fn from_shared(s: Arc<str>) -> Self {
+                Self(s)
+            }
+
             /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0

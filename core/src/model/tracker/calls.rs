@@ -77,7 +77,8 @@ impl Tracker {
     pub(super) fn new_call(&mut self, id: &str) -> CallKey {
         let key = self.next_key;
         self.next_key += 1;
-        let mut call_id = CallId::new(id);
+        // The id is usually a channel's uniqueid (its Linkedid): share that copy.
+        let mut call_id = CallId::from_shared(self.shared_uid(id));
         let mut n = 2u32;
         while self.by_id.contains_key(&call_id) {
             call_id = CallId::new(&format!("{id}-{n}"));
@@ -128,9 +129,10 @@ impl Tracker {
         if ch.is_local() {
             return;
         }
+        let shared = ch.uid.clone();
         if let Some(c) = self.calls.get_mut(&key) {
             if !c.members.iter().any(|m| &**m == uid) {
-                c.members.push(uid.into());
+                c.members.push(shared);
             }
         }
     }
@@ -320,9 +322,10 @@ impl Tracker {
             return;
         }
         let Some(device) = ch.device.clone() else { return };
+        let shared = self.shared_uid(uid);
         if let Some(c) = self.calls.get_mut(&key) {
             if c.calling.is_none() {
-                c.calling = Some(uid.into());
+                c.calling = Some(shared);
             }
         }
         self.set_role(uid, Role::Calling);
@@ -361,8 +364,9 @@ impl Tracker {
             // Not a phone (a channel known only by its uniqueid): nothing to report.
             return;
         }
+        let shared = self.shared_uid(uid);
         if let Some(c) = self.calls.get_mut(&key) {
-            c.calling = Some(uid.into());
+            c.calling = Some(shared);
             c.click_to_dial = false;
         }
         if let Some(ch) = self.chans.get_mut(uid) {

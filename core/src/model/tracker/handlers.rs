@@ -260,8 +260,9 @@ impl Tracker {
         if &*peer == uid {
             return;
         }
+        let shared = self.shared_uid(uid);
         if let Some(p) = self.chans.get_mut(&peer) {
-            p.peer = Some(uid.into());
+            p.peer = Some(shared);
         }
         if let Some(c) = self.chans.get_mut(uid) {
             c.peer = Some(peer);
@@ -424,8 +425,9 @@ impl Tracker {
             if self.creates_cycle(src, dst) {
                 return;
             }
+            let shared = self.shared_uid(src);
             if let Some(ch) = self.chans.get_mut(dst) {
-                ch.parent = Some(src.into());
+                ch.parent = Some(shared);
             }
         }
         let Some(ch) = self.chans.get(dst) else { return };

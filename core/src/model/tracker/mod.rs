@@ -150,6 +150,12 @@ impl Tracker {
         self.chans.len()
     }
 
+    /// The tracker's own copy of a channel's uniqueid (one allocation per channel, shared
+    /// by every reference to it), or a new one for a channel it does not know.
+    fn shared_uid(&self, uid: &str) -> Uid {
+        self.chans.get(uid).map_or_else(|| uid.into(), |c| c.uid.clone())
+    }
+
     fn call_id_of(&self, uid: &str) -> Option<CallId> {
         let key = self.chans.get(uid)?.call?;
         self.calls.get(&key).map(|c| c.id.clone())
