@@ -14,6 +14,8 @@ use super::Tracker;
 /// bound protects against loops in corrupt input).
 const MAX_CHAIN: usize = 32;
 
+/// One call, as the tracker holds it (inline in its table: kept small, the fields most
+/// calls never set are in [`CallMore`]).
 #[derive(Debug)]
 pub(super) struct CallRec {
     pub(super) id: CallId,
@@ -23,10 +25,18 @@ pub(super) struct CallRec {
     pub(super) answered: bool,
     /// Whether the call's first event was reported.
     pub(super) announced: bool,
-    pub(super) merged_into: Option<CallId>,
-    pub(super) diverted: Option<Diversion>,
     pub(super) click_to_dial: bool,
     pub(super) last_cause: Option<Cause>,
+    /// What only some calls have (a diversion, a queue, a merge, a release): allocated
+    /// when first set.
+    more: Option<Box<CallMore>>,
+}
+
+/// The fields of a call that most calls never set.
+#[derive(Debug, Default)]
+pub(super) struct CallMore {
+    pub(super) merged_into: Option<CallId>,
+    pub(super) diverted: Option<Diversion>,
     /// A phone the call left unanswered, and why: it forwarded the call (SIP 302), or the
     /// caller was sent elsewhere while it rang (deflect: `Redirect`). The next phone to
     /// ring in this call is reported as diverted from it.
@@ -37,6 +47,10 @@ pub(super) struct CallRec {
     pub(super) released_by: Option<DeviceId>,
 }
 
+/// What [`CallRec::more`] reads when a call has none of them.
+static NO_MORE: CallMore =
+    CallMore { merged_into: None, diverted: None, pending_divert: None, queue: None, released_by: None };
+
 impl CallRec {
     fn new(id: CallId) -> Self {
         CallRec {
@@ -45,15 +59,39 @@ impl CallRec {
             calling: None,
             answered: false,
             announced: false,
-            merged_into: None,
-            diverted: None,
             click_to_dial: false,
             last_cause: None,
-            released_by: None,
-            pending_divert: None,
-            queue: None,
+            more: None,
         }
     }
+
+    /// The rarely set fields, to read (all `None` when the call has none).
+    pub(super) fn more(&self) -> &CallMore {
+        self.more.as_deref().unwrap_or(&NO_MORE)
+    }
+
+    /// The rarely set fields, to change (allocated on first use).
+    pub(super) fn more_mut(&mut self) -> &mut CallMore {
+        self.more.get_or_insert_with(Box::default)
+    }
+
+    /// The rarely set fields, to change, only when the call already has them (for
+    /// clearing or taking one: nothing to allocate then).
+    pub(super) fn more_if_any(&mut self) -> Option<&mut CallMore> {
+        self.more.as_deref_mut()
+    }
+
+    /// The call's record taken apart for its end: the rare fields by value.
+    fn into_more(self) -> CallMore {
+        self.more.map(|m| *m).unwrap_or_default()
+    }
+}
+
+/// Appends `uid` to a member list without the spare room `Vec` growth leaves (calls and
+/// bridges have two or three members; at 100,000 calls the spare room is megabytes).
+pub(super) fn push_member(list: &mut Vec<Uid>, uid: Uid) {
+    list.reserve_exact(1);
+    list.push(uid);
 }
 
 /// The number a channel dialed: its extension, except the `s` ("start") extension that
@@ -132,7 +170,7 @@ impl Tracker {
         let shared = ch.uid.clone();
         if let Some(c) = self.calls.get_mut(&key) {
             if !c.members.iter().any(|m| &**m == uid) {
-                c.members.push(shared);
+                push_member(&mut c.members, shared);
             }
         }
     }
@@ -413,13 +451,13 @@ impl Tracker {
         }
         let was_announced = self.is_announced(key);
         self.announce(key);
-        let divert = self.calls.get_mut(&key).and_then(|c| c.pending_divert.take()).filter(|_| was_announced);
+        let divert = self.calls.get_mut(&key).and_then(|c| c.more_if_any()?.pending_divert.take()).filter(|_| was_announced);
         if let Some((from, reason)) = divert.filter(|(from, _)| from.device != device) {
             let ch = &self.chans[uid];
             let (channel, caller, called) = (ch.shown(), self.caller_of(key, uid), self.called_of(key, uid));
             let call = self.calls[&key].id.clone();
             if let Some(c) = self.calls.get_mut(&key) {
-                c.diverted = Some(Diversion { from: from.clone(), reason });
+                c.more_mut().diverted = Some(Diversion { from: from.clone(), reason });
             }
             out.push(Event::Diverted { call, device: device.clone(), channel, from, reason, caller, called });
         }
@@ -483,7 +521,9 @@ impl Tracker {
         self.announce(key);
         if let Some(c) = self.calls.get_mut(&key) {
             c.answered = true;
-            c.pending_divert = None;
+            if let Some(m) = c.more_if_any() {
+                m.pending_divert = None;
+            }
         }
         let channel = self.chans[uid].shown();
         let (caller, called) = (self.caller_of(key, uid), self.called_of(key, uid));
@@ -541,9 +581,12 @@ impl Tracker {
         }
         if previous != ConnectionState::Null && call.announced {
             if let Some(device) = device {
-                let released_by = call.released_by.clone();
+                let released_by = call.more().released_by.clone();
                 if released_by.as_ref() == Some(&device) {
-                    call.released_by = None; // the releaser is gone; a later hang-up is another's
+                    // The releaser is gone; a later hang-up is another's.
+                    if let Some(m) = call.more_if_any() {
+                        m.released_by = None;
+                    }
                 }
                 out.push(Event::ConnectionCleared {
                     call: call.id.clone(),
@@ -578,9 +621,11 @@ impl Tracker {
             }
         }
         if call.announced {
-            if let Some((queue, state)) = call.queue {
+            let (id, answered) = (call.id.clone(), call.answered);
+            let more = call.into_more();
+            if let Some((queue, state)) = more.queue {
                 out.push(Event::ConnectionCleared {
-                    call: call.id.clone(),
+                    call: id.clone(),
                     device: queue,
                     channel: String::new(),
                     state: ConnectionState::Null,
@@ -589,12 +634,7 @@ impl Tracker {
                     released_by: None,
                 });
             }
-            out.push(Event::CallCleared {
-                call: call.id,
-                cause,
-                answered: call.answered,
-                merged_into: call.merged_into,
-            });
+            out.push(Event::CallCleared { call: id, cause, answered, merged_into: more.merged_into });
         }
     }
 
@@ -609,7 +649,7 @@ impl Tracker {
                 Some(Connection { device: ch.device.clone()?, channel: ch.shown(), state: ch.conn })
             })
             .collect();
-        if let Some((q, s)) = &c.queue {
+        if let Some((q, s)) = &c.more().queue {
             connections.push(Connection { device: q.clone(), channel: String::new(), state: *s });
         }
         let calling = c.calling.as_deref().and_then(|u| self.chans.get(u));
@@ -624,7 +664,7 @@ impl Tracker {
             called,
             connections,
             answered: c.answered,
-            diverted: c.diverted.clone(),
+            diverted: c.more().diverted.clone(),
             click_to_dial: c.click_to_dial,
         }
     }

@@ -491,7 +491,7 @@ impl Tracker {
             // phone to ring is reported as diverted from it.
             if let Some(from) = self.endpoint_of(&dst) {
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.pending_divert = Some((from, DivertReason::Forward));
+                    c.more_mut().pending_divert = Some((from, DivertReason::Forward));
                 }
                 self.leave(&dst, None, out);
                 if let Some(ch) = self.chans.get_mut(&dst) {
@@ -508,8 +508,8 @@ impl Tracker {
             let key = ch.call;
             if let Some(from) = self.endpoint_of(&dst) {
                 if let Some(c) = key.and_then(|k| self.calls.get_mut(&k)) {
-                    if !c.answered && c.pending_divert.is_none() {
-                        c.pending_divert = Some((from, DivertReason::Deflect));
+                    if !c.answered && c.more().pending_divert.is_none() {
+                        c.more_mut().pending_divert = Some((from, DivertReason::Deflect));
                     }
                 }
             }
@@ -602,7 +602,7 @@ impl Tracker {
         }
         let members = self.bridges.entry(id).or_default();
         if members.len() < MAX_BRIDGE {
-            members.push(key);
+            super::calls::push_member(members, key);
         }
     }
 
@@ -766,7 +766,7 @@ impl Tracker {
         }
         let (Some(key), Some(device)) = (ch.call, ch.device.clone()) else { return };
         if let Some(call) = self.calls.get_mut(&key) {
-            call.released_by.get_or_insert(device);
+            call.more_mut().released_by.get_or_insert(device);
         }
     }
 
@@ -842,7 +842,7 @@ impl Tracker {
         }
         if let Some(c) = self.calls.get_mut(&key) {
             c.members.retain(|m| *m != clone && *m != original);
-            c.members.push(original.clone());
+            super::calls::push_member(&mut c.members, original.clone());
             if c.calling.as_deref() == Some(&*clone) {
                 c.calling = Some(original.clone());
             }

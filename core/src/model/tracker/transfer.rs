@@ -300,7 +300,7 @@ impl Tracker {
         }
         if let Some(k) = secondary {
             if let Some(c) = self.calls.get_mut(&k) {
-                c.merged_into = Some(primary_id);
+                c.more_mut().merged_into = Some(primary_id);
             }
             if self.calls.get(&k).is_some_and(|c| c.members.is_empty()) {
                 self.drop_call(k, None, out);
@@ -440,7 +440,7 @@ impl Tracker {
         // The picker's own call (to the pickup code) merges into the picked-up call.
         if let Some(own) = self.chans.get(picker).and_then(|c| c.call) {
             if let Some(c) = self.calls.get_mut(&own) {
-                c.merged_into = Some(call_id.clone());
+                c.more_mut().merged_into = Some(call_id.clone());
             }
             self.leave(picker, None, out);
         }
@@ -456,7 +456,7 @@ impl Tracker {
                 let caller = self.caller_of(key, &from_uid);
                 let called = self.called_of(key, &from_uid);
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.diverted = Some(Diversion { from: from.clone(), reason: DivertReason::Pickup });
+                    c.more_mut().diverted = Some(Diversion { from: from.clone(), reason: DivertReason::Pickup });
                 }
                 out.push(Event::Diverted {
                     call: call_id,
@@ -502,11 +502,11 @@ impl Tracker {
             self.originate(&uid, out);
         }
         let Some(c) = self.calls.get_mut(&key) else { return };
-        if c.queue.is_some() {
+        if c.more().queue.is_some() {
             return;
         }
         let device = DeviceId::new(queue);
-        c.queue = Some((device.clone(), ConnectionState::Queued));
+        c.more_mut().queue = Some((device.clone(), ConnectionState::Queued));
         c.announced = true;
         let call = c.id.clone();
         let caller = self.chans.get(&uid).map(|c| c.caller.party()).unwrap_or_default();
@@ -527,11 +527,11 @@ impl Tracker {
     pub(super) fn on_queue_leave(&mut self, msg: &Message, out: &mut Vec<Event>) {
         let Some(uid) = self.uid_of(msg, "") else { return };
         let Some(key) = self.chans.get(&uid).and_then(|c| c.call) else { return };
-        if self.calls.get(&key).is_some_and(|c| c.queue.is_none() && c.announced) {
+        if self.calls.get(&key).is_some_and(|c| c.more().queue.is_none() && c.announced) {
             self.on_queue_join(msg, out);
         }
         let Some(c) = self.calls.get_mut(&key) else { return };
-        let Some((device, previous)) = c.queue.take() else { return };
+        let Some((device, previous)) = c.more_if_any().and_then(|m| m.queue.take()) else { return };
         out.push(Event::ConnectionCleared {
             call: c.id.clone(),
             device,
