@@ -114,7 +114,7 @@ impl Tracker {
     /// was already split by a transfer).
     pub(super) fn new_call(&mut self, id: &str) -> CallKey {
         let key = self.next_key;
-        self.next_key += 1;
+        self.next_key = key.saturating_add(1);
         // The id is usually a channel's uniqueid (its Linkedid): share that copy.
         let mut call_id = CallId::from_shared(self.shared_uid(id));
         let mut n = 2u32;
@@ -294,7 +294,7 @@ impl Tracker {
         match self.chans.get_mut(uid) {
             Some(ch) if ch.conn.can_become(to) => {
                 // A Local half standing for a transferer shows the transferer's channel.
-                if ch.conn == ConnectionState::Null && ch.proxy_for.is_none() {
+                if ch.conn == ConnectionState::Null && ch.proxy_for().is_none() {
                     ch.label = Some(ch.name.clone());
                 }
                 ch.conn = to;
@@ -321,9 +321,9 @@ impl Tracker {
     pub(super) fn caller_of(&self, key: CallKey, uid: &str) -> Party {
         let calling = self.calls.get(&key).and_then(|c| c.calling.clone());
         if let Some(ch) = calling.as_deref().and_then(|c| self.chans.get(c)) {
-            return ch.caller.party();
+            return ch.caller();
         }
-        self.chans.get(uid).map(|c| c.connected.party()).unwrap_or_default()
+        self.chans.get(uid).map(|c| c.connected()).unwrap_or_default()
     }
 
     /// Who was called: the number the caller dialed, and the name where the PBX gave one.
@@ -332,15 +332,15 @@ impl Tracker {
         let ch = self.chans.get(uid);
         let mut p = Party::default();
         if let Some(cc) = calling.as_deref().and_then(|c| self.chans.get(c)) {
-            p.number = dialed(&cc.exten).to_owned();
+            p.number = dialed(cc.exten()).to_owned();
         }
         if let Some(ch) = ch {
             if ch.role == Role::Called || ch.role == Role::Prompt {
                 if p.number.is_empty() {
-                    p.number = ch.caller.number.to_string();
+                    p.number = ch.caller_number().to_owned();
                 }
                 if p.name.is_empty() {
-                    p.name = ch.caller.name.to_string();
+                    p.name = ch.texts.get(super::chan::Text::CallerName).to_owned();
                 }
             }
         }
@@ -372,7 +372,7 @@ impl Tracker {
         }
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
-        let called = Party { number: dialed(&ch.exten).to_owned(), ..Party::default() };
+        let called = Party { number: dialed(ch.exten()).to_owned(), ..Party::default() };
         self.push_originated(key, uid, device, called, out);
     }
 
@@ -390,7 +390,7 @@ impl Tracker {
             device,
             channel: ch.shown(),
             state: ConnectionState::Connected,
-            caller: ch.caller.party(),
+            caller: ch.caller(),
             called,
         });
     }
@@ -418,10 +418,10 @@ impl Tracker {
         let Some(device) = ch.device.clone() else { return };
         // The prompt leg shows the destination as its connected line once Asterisk dials it;
         // until then the channel's extension is the best name for the destination.
-        let called = if !ch.connected.number.is_empty() && ch.connected.number != ch.caller.number {
-            ch.connected.party()
+        let called = if !ch.connected_number().is_empty() && ch.connected_number() != ch.caller_number() {
+            ch.connected()
         } else {
-            Party { number: dialed(&ch.exten).to_owned(), ..Party::default() }
+            Party { number: dialed(ch.exten()).to_owned(), ..Party::default() }
         };
         self.push_originated(key, uid, device, called, out);
     }
@@ -470,7 +470,7 @@ impl Tracker {
         let ch = &self.chans[uid];
         let channel = ch.shown();
         let (caller, called) = if prompt {
-            (ch.caller.party(), Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
+            (ch.caller(), Party { number: dialed(ch.exten()).to_owned(), ..Party::default() })
         } else {
             (self.caller_of(key, uid), self.called_of(key, uid))
         };
@@ -653,9 +653,9 @@ impl Tracker {
             connections.push(Connection { device: q.clone(), channel: String::new(), state: *s });
         }
         let calling = c.calling.as_deref().and_then(|u| self.chans.get(u));
-        let caller = calling.map(|ch| ch.caller.party()).unwrap_or_default();
+        let caller = calling.map(|ch| ch.caller()).unwrap_or_default();
         let called = calling
-            .map(|ch| Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
+            .map(|ch| Party { number: dialed(ch.exten()).to_owned(), ..Party::default() })
             .unwrap_or_default();
         Call {
             id: c.id.clone(),

@@ -7,23 +7,74 @@ use crate::model::event::{Cause, FailureReason};
 use crate::model::ids::{interface_of, DeviceId};
 use crate::model::state::{clean, ConnectionState, Party, Presentation};
 
-/// Caller-id as a channel holds it: boxed strings (smaller than `Party`'s `String`s, and
-/// a tracker holds one per channel side).
-#[derive(Clone, Debug, Default)]
-pub(super) struct Cid {
-    pub(super) number: Box<str>,
-    pub(super) name: Box<str>,
-    pub(super) presentation: Presentation,
+/// The short texts of a channel, by their place in [`Texts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Text {
+    /// The dialplan extension.
+    Exten = 0,
+    CallerNumber = 1,
+    CallerName = 2,
+    ConnectedNumber = 3,
+    ConnectedName = 4,
 }
 
-impl Cid {
-    pub(super) fn party(&self) -> Party {
-        Party {
-            number: self.number.to_string(),
-            name: self.name.to_string(),
-            presentation: self.presentation,
-        }
+/// A channel's extension and both caller-ids (five short strings) end to end in one
+/// `Box<str>`, with where each of the first four ends: 32 bytes in the channel record and
+/// one allocation, where five `Box<str>` take 80 bytes and up to five allocations (a
+/// tracker holds one per channel).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Texts {
+    buf: Box<str>,
+    ends: [u32; 4],
+}
+
+impl Texts {
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends.get(i).map_or(self.buf.len(), |&e| e as usize);
+        start..end
     }
+
+    pub(super) fn get(&self, t: Text) -> &str {
+        self.buf.get(self.range(t as usize)).unwrap_or("")
+    }
+
+    /// Replaces one text, only when it differs. (A value that would make the five longer
+    /// than 4 GiB together is not taken; no AMI message carries one.)
+    pub(super) fn set(&mut self, t: Text, v: &str) {
+        let i = t as usize;
+        let r = self.range(i);
+        let Some(old) = self.buf.get(r.clone()) else { return };
+        if old == v {
+            return;
+        }
+        let len = self.buf.len() - r.len() + v.len();
+        if u32::try_from(len).is_err() {
+            return;
+        }
+        let mut s = String::with_capacity(len);
+        s.push_str(&self.buf[..r.start]);
+        s.push_str(v);
+        s.push_str(&self.buf[r.end..]);
+        for e in &mut self.ends[i..] {
+            // Fits: every end is at most `len`, checked above.
+            *e = (*e as usize - r.len() + v.len()) as u32;
+        }
+        self.buf = s.into_boxed_str();
+    }
+}
+
+/// What only channels in a transfer or a bridge change have (allocated when first set).
+#[derive(Debug, Default)]
+pub(super) struct ChanMore {
+    /// The bridge it left last (an attended transfer is reported after the swap).
+    pub(super) prev_bridge: Option<Arc<str>>,
+    /// For the `;1` half of the Local pair an attended transfer dials its target through:
+    /// the transferer's channel it stands for. While set, the half is that phone's
+    /// connection in the consultation call (see `Tracker::adopt_consultation`).
+    pub(super) proxy_for: Option<Uid>,
+    /// For a transferer's channel: the Local half that stands for it in its consultation.
+    pub(super) consult: Option<Uid>,
 }
 
 /// A channel's uniqueid. Shared (`Arc`) because calls, bridges, Local pairs and dial links
@@ -33,7 +84,8 @@ pub(super) type Uid = Arc<str>;
 /// The hasher of the tracker's tables (foldhash: fast on the short ids AMI uses, seeded
 /// per table).
 pub(super) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-pub(super) type CallKey = u64;
+/// Non-zero, so that `Option<CallKey>` in every channel record takes 8 bytes, not 16.
+pub(super) type CallKey = std::num::NonZeroU64;
 
 /// Asterisk channel states we react to.
 pub(super) const DOWN: u8 = 0;
@@ -76,9 +128,10 @@ pub(super) struct Chan {
     /// its call" mean anything.
     pub(super) has_linkedid: bool,
     pub(super) state: u8,
-    pub(super) caller: Cid,
-    pub(super) connected: Cid,
-    pub(super) exten: Box<str>,
+    /// The extension, the caller-id and the connected line (see [`Text`]).
+    pub(super) texts: Texts,
+    /// The caller-id's presentation (the connected line's is always `Allowed`).
+    pub(super) caller_pres: Presentation,
     /// `Some(true)` for the `;1` half of a Local channel, `Some(false)` for `;2`.
     pub(super) local_one: Option<bool>,
     /// The other half of a Local channel.
@@ -90,20 +143,14 @@ pub(super) struct Chan {
     pub(super) role: Role,
     pub(super) device: Option<DeviceId>,
     pub(super) bridge: Option<Arc<str>>,
-    /// The bridge it left last (an attended transfer is reported after the swap).
-    pub(super) prev_bridge: Option<Arc<str>>,
     pub(super) dial_end: Option<DialOutcome>,
     pub(super) delivered: bool,
     /// Left its call through a transfer or pickup; its later events change no call.
     pub(super) detached: bool,
     /// Reported as part of a conference in its current bridge.
     pub(super) conferenced: bool,
-    /// For the `;1` half of the Local pair an attended transfer dials its target through:
-    /// the transferer's channel it stands for. While set, the half is that phone's
-    /// connection in the consultation call (see `Tracker::adopt_consultation`).
-    pub(super) proxy_for: Option<Uid>,
-    /// For a transferer's channel: the Local half that stands for it in its consultation.
-    pub(super) consult: Option<Uid>,
+    /// The previous bridge and the transfer links (see [`ChanMore`]), rarely set.
+    more: Option<Box<ChanMore>>,
 }
 
 impl Chan {
@@ -117,9 +164,8 @@ impl Chan {
             uid,
             has_linkedid: false,
             state: DOWN,
-            caller: Cid::default(),
-            connected: Cid::default(),
-            exten: "".into(),
+            texts: Texts::default(),
+            caller_pres: Presentation::default(),
             local_one,
             peer: None,
             parent: None,
@@ -128,13 +174,68 @@ impl Chan {
             role: Role::Undecided,
             device,
             bridge: None,
-            prev_bridge: None,
             dial_end: None,
             delivered: false,
             detached: false,
             conferenced: false,
-            proxy_for: None,
-            consult: None,
+            more: None,
+        }
+    }
+
+    /// The transferer's channel this Local half stands for (see [`ChanMore::proxy_for`]).
+    pub(super) fn proxy_for(&self) -> Option<&Uid> {
+        self.more.as_ref()?.proxy_for.as_ref()
+    }
+
+    /// The Local half that stands for this channel (see [`ChanMore::consult`]).
+    pub(super) fn consult(&self) -> Option<&Uid> {
+        self.more.as_ref()?.consult.as_ref()
+    }
+
+    /// The bridge it left last.
+    pub(super) fn prev_bridge(&self) -> Option<&Arc<str>> {
+        self.more.as_ref()?.prev_bridge.as_ref()
+    }
+
+    /// The rarely set fields, to change (allocated on first use).
+    pub(super) fn more_mut(&mut self) -> &mut ChanMore {
+        self.more.get_or_insert_with(Box::default)
+    }
+
+    /// The rarely set fields, to change, only when the channel has them (for taking or
+    /// clearing one: nothing to allocate then).
+    pub(super) fn more_if_any(&mut self) -> Option<&mut ChanMore> {
+        self.more.as_deref_mut()
+    }
+
+    /// The dialplan extension.
+    pub(super) fn exten(&self) -> &str {
+        self.texts.get(Text::Exten)
+    }
+
+    pub(super) fn caller_number(&self) -> &str {
+        self.texts.get(Text::CallerNumber)
+    }
+
+    pub(super) fn connected_number(&self) -> &str {
+        self.texts.get(Text::ConnectedNumber)
+    }
+
+    /// The caller-id as a party.
+    pub(super) fn caller(&self) -> Party {
+        Party {
+            number: self.texts.get(Text::CallerNumber).to_owned(),
+            name: self.texts.get(Text::CallerName).to_owned(),
+            presentation: self.caller_pres,
+        }
+    }
+
+    /// The connected line as a party.
+    pub(super) fn connected(&self) -> Party {
+        Party {
+            number: self.texts.get(Text::ConnectedNumber).to_owned(),
+            name: self.texts.get(Text::ConnectedName).to_owned(),
+            presentation: Presentation::default(),
         }
     }
 
@@ -145,7 +246,7 @@ impl Chan {
 
     /// Plumbing rather than a party: a Local half, unless it stands for a transferer.
     pub(super) fn is_local(&self) -> bool {
-        self.local_one.is_some() && self.proxy_for.is_none()
+        self.local_one.is_some() && self.proxy_for().is_none()
     }
 
     /// A channel that is its own call's first channel.
@@ -172,7 +273,7 @@ impl Chan {
         let mut caller_num_seen = false;
         // A half standing for a transferer keeps that phone's identity: the caller-id
         // Asterisk gives the Local channel is the target's, copied back across the pair.
-        let keep_identity = self.proxy_for.is_some();
+        let keep_identity = self.proxy_for().is_some();
         for (k, raw) in msg.raw_fields() {
             let Some(k) = strip_prefix_ci(k, prefix.as_bytes()) else { continue };
             // The key decides first: most fields of an event are skipped before their
@@ -218,16 +319,16 @@ impl Chan {
                 }
                 F::CallerIdNum => {
                     caller_num_seen = true;
-                    set(&mut self.caller.number, clean(v));
+                    self.texts.set(Text::CallerNumber, clean(v));
                 }
-                F::CallerId if !caller_num_seen => set(&mut self.caller.number, clean(v)),
+                F::CallerId if !caller_num_seen => self.texts.set(Text::CallerNumber, clean(v)),
                 F::CallerId => {}
-                F::CallerIdName => set(&mut self.caller.name, clean(v)),
-                F::ConnectedNum => set(&mut self.connected.number, clean(v)),
-                F::ConnectedName => set(&mut self.connected.name, clean(v)),
+                F::CallerIdName => self.texts.set(Text::CallerName, clean(v)),
+                F::ConnectedNum => self.texts.set(Text::ConnectedNumber, clean(v)),
+                F::ConnectedName => self.texts.set(Text::ConnectedName, clean(v)),
                 F::Exten => {
-                    if !v.is_empty() && *self.exten != *v {
-                        self.exten = v.into();
+                    if !v.is_empty() {
+                        self.texts.set(Text::Exten, v);
                     }
                 }
             }
@@ -249,7 +350,7 @@ impl Chan {
     }
 
     pub(super) fn set_calling_pres(&mut self, value: &str) {
-        self.caller.presentation = Presentation::from_calling_pres(value);
+        self.caller_pres = Presentation::from_calling_pres(value);
     }
 }
 
@@ -274,13 +375,6 @@ pub(super) fn local_peer_name(name: &str) -> Option<String> {
 
 pub(super) fn parse_cause(msg: &Message) -> Option<Cause> {
     msg.get("Cause").and_then(|c| c.trim().parse::<u16>().ok()).map(Cause)
-}
-
-/// Replaces `dst` with `v` only when it differs.
-pub(super) fn set(dst: &mut Box<str>, v: &str) {
-    if **dst != *v {
-        *dst = v.into();
-    }
 }
 
 /// `key` without `prefix` (ASCII case-insensitive), if it starts with it.
@@ -311,4 +405,37 @@ pub(super) fn uid_and_channel<'m>(msg: &'m Message, prefix: &str) -> (Option<&'m
         }
     }
     (uid, chan)
+}
+
+#[cfg(test)]
+mod texts_tests {
+    use super::{Text, Texts};
+
+    const ALL: [Text; 5] =
+        [Text::Exten, Text::CallerNumber, Text::CallerName, Text::ConnectedNumber, Text::ConnectedName];
+
+    #[test]
+    fn each_text_is_set_and_read_on_its_own() {
+        let mut t = Texts::default();
+        assert!(ALL.iter().all(|&f| t.get(f).is_empty()));
+        let mut want = [String::new(), String::new(), String::new(), String::new(), String::new()];
+        // Grow, shrink, empty and refill every field in turn, in an order that moves the
+        // fields after it both ways.
+        let values = ["200", "Andrew Garza", "", "Maria de Vries ü", "s", "0612345678", ""];
+        for (n, v) in values.iter().cycle().take(40).enumerate() {
+            let f = ALL[(n * 3) % 5];
+            t.set(f, v);
+            want[f as usize] = (*v).to_owned();
+            for g in ALL {
+                assert_eq!(t.get(g), want[g as usize], "after setting {f:?} to {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn channel_record_stays_small() {
+        // The tracker holds one per channel (docs/performance.md, "Memory per tracked call").
+        assert!(std::mem::size_of::<super::Chan>() <= 192, "{}", std::mem::size_of::<super::Chan>());
+        assert_eq!(std::mem::size_of::<Texts>(), 32);
+    }
 }

@@ -6,7 +6,8 @@ use crate::model::event::{Cause, DivertReason, Event, FailureReason};
 use crate::model::state::{clean, ConnectionState};
 
 use super::chan::{
-    local_peer_name, parse_cause, uid_and_channel, Chan, DialOutcome, Role, Uid, BUSY, RING, RINGING, UP,
+    local_peer_name, parse_cause, uid_and_channel, Chan, DialOutcome, Role, Text, Uid, BUSY, RING, RINGING,
+    UP,
 };
 use super::Tracker;
 
@@ -360,12 +361,12 @@ impl Tracker {
 
     fn on_callerid(&mut self, msg: &Message) {
         let Some(uid) = self.uid_of(msg, "") else { return };
-        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for.is_none()) {
+        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for().is_none()) {
             if let Some(n) = msg.get_lossy("CallerIDNum").or_else(|| msg.get_lossy("CallerID")) {
-                super::chan::set(&mut ch.caller.number, clean(&n));
+                ch.texts.set(Text::CallerNumber, clean(&n));
             }
             if let Some(n) = msg.get_lossy("CallerIDName") {
-                super::chan::set(&mut ch.caller.name, clean(&n));
+                ch.texts.set(Text::CallerName, clean(&n));
             }
             if let Some(p) = msg.get("CID-CallingPres") {
                 ch.set_calling_pres(p);
@@ -375,12 +376,12 @@ impl Tracker {
 
     fn on_connected_line(&mut self, msg: &Message) {
         let Some(uid) = self.uid_of(msg, "") else { return };
-        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for.is_none()) {
+        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for().is_none()) {
             if let Some(n) = msg.get_lossy("ConnectedLineNum") {
-                super::chan::set(&mut ch.connected.number, clean(&n));
+                ch.texts.set(Text::ConnectedNumber, clean(&n));
             }
             if let Some(n) = msg.get_lossy("ConnectedLineName") {
-                super::chan::set(&mut ch.connected.name, clean(&n));
+                ch.texts.set(Text::ConnectedName, clean(&n));
             }
         }
     }
@@ -609,7 +610,7 @@ impl Tracker {
     pub(super) fn leave_bridge(&mut self, uid: &str) {
         let Some(ch) = self.chans.get_mut(uid) else { return };
         let Some(b) = ch.bridge.take() else { return };
-        ch.prev_bridge = Some(b.clone());
+        ch.more_mut().prev_bridge = Some(b.clone());
         if let Some(m) = self.bridges.get_mut(&b) {
             m.retain(|u| &**u != uid);
             if m.is_empty() {
@@ -638,7 +639,7 @@ impl Tracker {
                 }
             } else {
                 parties.push(ch.uid.clone());
-                stood_for.extend(ch.proxy_for.as_deref());
+                stood_for.extend(ch.proxy_for().map(|u| &**u));
             }
             if let Some(members) = ch.bridge.as_deref().and_then(|b| self.bridges.get(b)) {
                 stack.extend(members.iter().map(|m| &**m));

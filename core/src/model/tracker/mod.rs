@@ -52,7 +52,7 @@ pub struct Snapshot {
 }
 
 /// The call-state machine. Feed it every AMI event with [`apply`](Tracker::apply).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tracker {
     /// Boxed: the table then moves 24 bytes per channel when it grows, not the whole record.
     chans: Map<Uid, Box<Chan>>,
@@ -75,6 +75,13 @@ pub struct Tracker {
     calls_total: u64,
 }
 
+impl Default for Tracker {
+    /// A tracker with the default limits.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Tracker {
     /// A tracker with the default limits.
     pub fn new() -> Self {
@@ -83,7 +90,19 @@ impl Tracker {
 
     /// A tracker with the given limits.
     pub fn with_limits(limits: TrackerLimits) -> Self {
-        Tracker { limits, next_key: 1, ..Tracker::default() }
+        Tracker {
+            chans: Map::default(),
+            by_name: Map::default(),
+            calls: Map::default(),
+            by_id: Map::default(),
+            legacy_dials: Map::default(),
+            bridges: Map::default(),
+            order: std::collections::VecDeque::new(),
+            devices: Map::default(),
+            next_key: CallKey::MIN,
+            limits,
+            calls_total: 0,
+        }
     }
 
     /// Applies one AMI message and returns the normalized events it causes. Responses,
