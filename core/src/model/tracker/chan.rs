@@ -81,6 +81,96 @@ pub(super) struct ChanMore {
 /// all refer to channels: one allocation per channel, not one per reference.
 pub(super) type Uid = Arc<str>;
 
+/// The channels, by uniqueid: each boxed record is its own key (its `uid`), so a slot is
+/// one pointer (8 bytes), where a `HashMap<Uid, Box<Chan>>` slot holds the key again (24
+/// bytes). The methods are those of a map keyed by uniqueid.
+#[derive(Default)]
+pub(super) struct ChanTable {
+    table: hashbrown::HashTable<Box<Chan>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for ChanTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.table.iter()).finish()
+    }
+}
+
+impl ChanTable {
+    fn hash(&self, uid: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(uid)
+    }
+
+    pub(super) fn get<Q: std::borrow::Borrow<str> + ?Sized>(&self, uid: &Q) -> Option<&Chan> {
+        let uid = uid.borrow();
+        self.table.find(self.hash(uid), |c| *c.uid == *uid).map(|c| &**c)
+    }
+
+    pub(super) fn get_mut<Q: std::borrow::Borrow<str> + ?Sized>(&mut self, uid: &Q) -> Option<&mut Chan> {
+        let uid = uid.borrow();
+        let hash = self.hash(uid);
+        self.table.find_mut(hash, |c| *c.uid == *uid).map(|c| &mut **c)
+    }
+
+    /// The channel and the shared copy of its uniqueid.
+    pub(super) fn get_key_value<Q: std::borrow::Borrow<str> + ?Sized>(&self, uid: &Q) -> Option<(&Uid, &Chan)> {
+        self.get(uid).map(|c| (&c.uid, c))
+    }
+
+    pub(super) fn contains_key<Q: std::borrow::Borrow<str> + ?Sized>(&self, uid: &Q) -> bool {
+        self.get(uid).is_some()
+    }
+
+    /// Adds a channel under its uniqueid, replacing (and returning) one of the same id.
+    pub(super) fn insert(&mut self, ch: Box<Chan>) -> Option<Box<Chan>> {
+        let hash = self.hash(&ch.uid);
+        let hasher = &self.hasher;
+        match self.table.entry(hash, |c| c.uid == ch.uid, |c| std::hash::BuildHasher::hash_one(hasher, &*c.uid))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut e) => Some(std::mem::replace(e.get_mut(), ch)),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(ch);
+                None
+            }
+        }
+    }
+
+    pub(super) fn remove<Q: std::borrow::Borrow<str> + ?Sized>(&mut self, uid: &Q) -> Option<Box<Chan>> {
+        let uid = uid.borrow();
+        let hash = self.hash(uid);
+        self.table.find_entry(hash, |c| *c.uid == *uid).ok().map(|e| e.remove().0)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &Chan> {
+        self.table.iter().map(|c| &**c)
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    pub(super) fn shrink_to(&mut self, min_capacity: usize) {
+        let hasher = &self.hasher;
+        self.table.shrink_to(min_capacity, |c| std::hash::BuildHasher::hash_one(hasher, &*c.uid));
+    }
+}
+
+impl<Q: std::borrow::Borrow<str> + ?Sized> std::ops::Index<&Q> for ChanTable {
+    type Output = Chan;
+
+    fn index(&self, uid: &Q) -> &Chan {
+        match self.get(uid) {
+            Some(c) => c,
+            None => panic!("no channel {:?}", uid.borrow()),
+        }
+    }
+}
+
 /// The hasher of the tracker's tables (foldhash: fast on the short ids AMI uses, seeded
 /// per table).
 pub(super) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -204,7 +204,9 @@ impl Tracker {
                 m.shrink_to(m.len() * 2);
             }
         }
-        shrink(&mut self.chans);
+        if self.chans.capacity() > 4096 && self.chans.len() * 4 < self.chans.capacity() {
+            self.chans.shrink_to(self.chans.len() * 2);
+        }
         shrink(&mut self.by_name);
         shrink(&mut self.bridges);
         shrink(&mut self.calls);
@@ -227,7 +229,7 @@ impl Tracker {
         }
         self.by_name.insert(ch.name.clone(), ch.uid.clone());
         self.order.push_back(ch.uid.clone());
-        self.chans.insert(ch.uid.clone(), Box::new(ch));
+        self.chans.insert(Box::new(ch));
     }
 
     /// Removes a channel that hung up (after its connection left the call).

@@ -23,7 +23,7 @@ use crate::model::event::Event;
 use crate::model::ids::{CallId, DeviceId};
 
 use calls::CallRec;
-use chan::{CallKey, Chan, Map, Uid};
+use chan::{CallKey, ChanTable, Map, Uid};
 
 pub use resync::ResyncLists;
 
@@ -54,8 +54,8 @@ pub struct Snapshot {
 /// The call-state machine. Feed it every AMI event with [`apply`](Tracker::apply).
 #[derive(Debug)]
 pub struct Tracker {
-    /// Boxed: the table then moves 24 bytes per channel when it grows, not the whole record.
-    chans: Map<Uid, Box<Chan>>,
+    /// Boxed records, each keyed by its own uniqueid (see [`ChanTable`]).
+    chans: ChanTable,
     /// Channel name to uniqueid, for events that name channels only (Asterisk 1.4,
     /// `Masquerade`) and to pair Local halves.
     by_name: Map<std::sync::Arc<str>, Uid>,
@@ -91,7 +91,7 @@ impl Tracker {
     /// A tracker with the given limits.
     pub fn with_limits(limits: TrackerLimits) -> Self {
         Tracker {
-            chans: Map::default(),
+            chans: ChanTable::default(),
             by_name: Map::default(),
             calls: Map::default(),
             by_id: Map::default(),
