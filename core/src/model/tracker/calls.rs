@@ -295,7 +295,7 @@ impl Tracker {
             Some(ch) if ch.conn.can_become(to) => {
                 // A Local half standing for a transferer shows the transferer's channel.
                 if ch.conn == ConnectionState::Null && ch.proxy_for().is_none() {
-                    ch.label = Some(ch.name.clone());
+                    ch.set_label(Some(ch.name().clone()));
                 }
                 ch.conn = to;
                 true
@@ -571,7 +571,7 @@ impl Tracker {
         let channel = ch.shown();
         ch.conn = ConnectionState::Null;
         ch.call = None;
-        ch.label = None;
+        ch.set_label(None);
         let device = ch.device.clone();
         let Some(call) = self.calls.get_mut(&key) else { return };
         call.members.retain(|m| &**m != uid);
@@ -616,7 +616,7 @@ impl Tracker {
                 if ch.call == Some(key) {
                     ch.call = None;
                     ch.conn = ConnectionState::Null;
-                    ch.label = None;
+                    ch.set_label(None);
                 }
             }
         }

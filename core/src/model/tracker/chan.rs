@@ -67,6 +67,8 @@ impl Texts {
 /// What only channels in a transfer or a bridge change have (allocated when first set).
 #[derive(Debug, Default)]
 pub(super) struct ChanMore {
+    /// The label when it is not the channel's name (see [`Chan::label`]).
+    pub(super) label: Option<Arc<str>>,
     /// The bridge it left last (an attended transfer is reported after the swap).
     pub(super) prev_bridge: Option<Arc<str>>,
     /// For the `;1` half of the Local pair an attended transfer dials its target through:
@@ -207,11 +209,11 @@ pub(super) enum DialOutcome {
 
 #[derive(Debug)]
 pub(super) struct Chan {
-    pub(super) name: Arc<str>,
-    /// The name its connection was first reported under; events keep using it when
-    /// Asterisk renames the channel mid-call (masquerades), so a consumer sees one
-    /// connection, not two.
-    pub(super) label: Option<Arc<str>>,
+    /// Changed only through [`set_name`](Self::set_name), which keeps the label.
+    name: Arc<str>,
+    /// Whether the channel has a label (see [`label`](Self::label)); the label itself is
+    /// kept (in [`ChanMore`]) only when it is not the current name.
+    labelled: bool,
     pub(super) uid: Uid,
     pub(super) linkedid: Arc<str>,
     /// Whether the PBX reported a Linkedid (Asterisk 1.8+): only then does "first of
@@ -249,7 +251,7 @@ impl Chan {
         let device = interface_of(name).map(|(_, dev)| DeviceId::new(dev));
         Chan {
             name: name.into(),
-            label: None,
+            labelled: false,
             linkedid: uid.clone(),
             uid,
             has_linkedid: false,
@@ -269,6 +271,44 @@ impl Chan {
             detached: false,
             conferenced: false,
             more: None,
+        }
+    }
+
+    /// The channel's name.
+    pub(super) fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Renames the channel; a label that was its name stays the old name.
+    pub(super) fn set_name(&mut self, name: Arc<str>) {
+        if self.labelled && self.more.as_ref().is_none_or(|m| m.label.is_none()) {
+            let old = std::mem::replace(&mut self.name, name);
+            self.more_mut().label = Some(old);
+        } else {
+            self.name = name;
+        }
+    }
+
+    /// The name its connection was first reported under; events keep using it when
+    /// Asterisk renames the channel mid-call (masquerades), so a consumer sees one
+    /// connection, not two. `None` while it is in no connection.
+    pub(super) fn label(&self) -> Option<&Arc<str>> {
+        if !self.labelled {
+            return None;
+        }
+        Some(self.more.as_ref().and_then(|m| m.label.as_ref()).unwrap_or(&self.name))
+    }
+
+    /// Sets or clears the label (stored apart only when it is not the name).
+    pub(super) fn set_label(&mut self, label: Option<Arc<str>>) {
+        self.labelled = label.is_some();
+        match label.filter(|l| **l != *self.name) {
+            Some(l) => self.more_mut().label = Some(l),
+            None => {
+                if let Some(m) = self.more_if_any() {
+                    m.label = None;
+                }
+            }
         }
     }
 
@@ -331,7 +371,7 @@ impl Chan {
 
     /// The channel name events report for this channel's connection.
     pub(super) fn shown(&self) -> String {
-        self.label.as_deref().unwrap_or(&self.name).to_owned()
+        self.label().unwrap_or(&self.name).to_string()
     }
 
     /// Plumbing rather than a party: a Local half, unless it stands for a transferer.
@@ -428,7 +468,7 @@ impl Chan {
     /// A new name (Asterisk renames channels in masquerades): the device and the Local
     /// flag follow the name.
     pub(super) fn rename(&mut self, name: &str) {
-        self.name = name.into();
+        self.set_name(name.into());
         self.local_one = local_half(name);
         if let Some((_, dev)) = interface_of(name) {
             if self.device.as_ref().map(DeviceId::as_str) != Some(dev) {
@@ -525,7 +565,7 @@ mod texts_tests {
     #[test]
     fn channel_record_stays_small() {
         // The tracker holds one per channel (docs/performance.md, "Memory per tracked call").
-        assert!(std::mem::size_of::<super::Chan>() <= 192, "{}", std::mem::size_of::<super::Chan>());
+        assert!(std::mem::size_of::<super::Chan>() <= 176, "{}", std::mem::size_of::<super::Chan>());
         assert_eq!(std::mem::size_of::<Texts>(), 32);
     }
 }

@@ -212,22 +212,27 @@ impl Tracker {
         shrink(&mut self.calls);
         shrink(&mut self.by_id);
         shrink(&mut self.legacy_dials);
+        // Device ids no channel names any more.
+        self.device_ids.retain(crate::model::ids::DeviceId::is_shared);
         if self.order.capacity() > 4096 && self.order.len() * 4 < self.order.capacity() {
             self.order.shrink_to(self.order.len() * 2);
         }
     }
 
-    pub(super) fn insert_chan(&mut self, ch: Chan, out: &mut Vec<Event>) {
+    pub(super) fn insert_chan(&mut self, mut ch: Chan, out: &mut Vec<Event>) {
+        if let Some(d) = ch.device.take() {
+            ch.device = Some(self.intern_device(d));
+        }
         while self.chans.len() >= self.limits.max_channels {
             let Some(old) = self.order.pop_front() else { break };
             self.forget(&old, out);
         }
         // Asterisk never has two live channels of one name: an older holder of this name
         // hung up without us seeing it.
-        if let Some(stale) = self.by_name.get(&*ch.name).filter(|u| **u != ch.uid).cloned() {
+        if let Some(stale) = self.by_name.get(&*ch.name()).filter(|u| **u != ch.uid).cloned() {
             self.forget(&stale, out);
         }
-        self.by_name.insert(ch.name.clone(), ch.uid.clone());
+        self.by_name.insert(ch.name().clone(), ch.uid.clone());
         self.order.push_back(ch.uid.clone());
         self.chans.insert(Box::new(ch));
     }
@@ -239,8 +244,8 @@ impl Tracker {
         self.leave_bridge(uid);
         self.legacy_dials.remove(uid);
         if let Some(ch) = self.chans.remove(uid) {
-            if self.by_name.get(&*ch.name).is_some_and(|u| &**u == uid) {
-                self.by_name.remove(&*ch.name);
+            if self.by_name.get(&*ch.name()).is_some_and(|u| &**u == uid) {
+                self.by_name.remove(&*ch.name());
             }
             if let Some(p) = ch.peer.as_deref().and_then(|p| self.chans.get_mut(p)) {
                 p.peer = None;
@@ -258,7 +263,7 @@ impl Tracker {
         if !ch.is_local() || ch.peer.is_some() {
             return;
         }
-        let Some(peer_name) = local_peer_name(&ch.name) else { return };
+        let Some(peer_name) = local_peer_name(&ch.name()) else { return };
         let Some(peer) = self.by_name.get(peer_name.as_str()).cloned() else { return };
         if &*peer == uid {
             return;
@@ -807,11 +812,11 @@ impl Tracker {
             .or_else(|| old.and_then(|o| self.by_name.get(o).cloned()));
         let Some(uid) = uid else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
-            let old_name = std::mem::replace(&mut ch.name, "".into());
+            let old_name = ch.name().clone();
             if ch.call.is_some() || ch.conn != ConnectionState::Null {
                 // A channel in a call keeps its device: only a Masquerade (handled on its
                 // own) moves a call to another phone.
-                ch.name = new.into();
+                ch.set_name(new.into());
             } else {
                 ch.rename(new);
             }
@@ -821,7 +826,17 @@ impl Tracker {
             if let Some(stale) = self.by_name.get(new).filter(|u| **u != uid).cloned() {
                 self.forget(&stale, out);
             }
-            self.by_name.insert(new.into(), uid);
+            // The record's own copies of the name and uniqueid, shared.
+            if let Some(ch) = self.chans.get(&uid) {
+                let (name, shared) = (ch.name().clone(), ch.uid.clone());
+                self.by_name.insert(name, shared);
+            }
+        }
+        if let Some(d) = self.chans.get_mut(&uid).and_then(|c| c.device.take()) {
+            let d = self.intern_device(d);
+            if let Some(c) = self.chans.get_mut(&uid) {
+                c.device = Some(d);
+            }
         }
     }
 
@@ -837,7 +852,7 @@ impl Tracker {
         }
         let Some(c) = self.chans.get(&clone) else { return };
         let (key, role, conn, delivered, device, label) =
-            (c.call, c.role, c.conn, c.delivered, c.device.clone(), c.label.clone());
+            (c.call, c.role, c.conn, c.delivered, c.device.clone(), c.label().cloned());
         let Some(key) = key.filter(|k| self.calls.contains_key(k)) else { return };
         if self.chans.get(&original).and_then(|o| o.call) != Some(key) {
             // The original leaves whatever it was part of, quietly when it was plumbing.
@@ -853,7 +868,7 @@ impl Tracker {
         if let Some(c) = self.chans.get_mut(&clone) {
             c.call = None;
             c.conn = ConnectionState::Null;
-            c.label = None;
+            c.set_label(None);
             c.detached = true;
         }
         if let Some(o) = self.chans.get_mut(&original) {
@@ -862,7 +877,7 @@ impl Tracker {
             o.conn = conn;
             o.delivered = delivered;
             o.device = device;
-            o.label = label;
+            o.set_label(label);
             o.local_one = None;
             o.peer = None;
             o.detached = false;

@@ -70,10 +70,19 @@ pub struct Tracker {
     /// Creation order of channels, to evict the oldest when full.
     order: std::collections::VecDeque<Uid>,
     devices: Map<DeviceId, Device>,
+    /// One copy of each device id the channels name (two calls of one phone share it);
+    /// ids no channel names any more are dropped when it has doubled (see
+    /// `Tracker::intern_device`).
+    device_ids: std::collections::HashSet<DeviceId, foldhash::fast::RandomState>,
+    /// The size `device_ids` is pruned at next.
+    device_ids_prune_at: usize,
     next_key: CallKey,
     limits: TrackerLimits,
     calls_total: u64,
 }
+
+/// `device_ids` is not pruned below this size.
+const DEVICE_IDS_MIN_PRUNE: usize = 1024;
 
 impl Default for Tracker {
     /// A tracker with the default limits.
@@ -99,6 +108,8 @@ impl Tracker {
             bridges: Map::default(),
             order: std::collections::VecDeque::new(),
             devices: Map::default(),
+            device_ids: Default::default(),
+            device_ids_prune_at: DEVICE_IDS_MIN_PRUNE,
             next_key: CallKey::MIN,
             limits,
             calls_total: 0,
@@ -173,6 +184,20 @@ impl Tracker {
     /// by every reference to it), or a new one for a channel it does not know.
     fn shared_uid(&self, uid: &str) -> Uid {
         self.chans.get(uid).map_or_else(|| uid.into(), |c| c.uid.clone())
+    }
+
+    /// The tracker's copy of a device id, shared by every channel of that device.
+    fn intern_device(&mut self, id: DeviceId) -> DeviceId {
+        if let Some(shared) = self.device_ids.get(id.as_str()) {
+            return shared.clone();
+        }
+        if self.device_ids.len() >= self.device_ids_prune_at {
+            // Ids held by the set alone name no channel now.
+            self.device_ids.retain(DeviceId::is_shared);
+            self.device_ids_prune_at = (self.device_ids.len() * 2).max(DEVICE_IDS_MIN_PRUNE);
+        }
+        self.device_ids.insert(id.clone());
+        id
     }
 
     fn call_id_of(&self, uid: &str) -> Option<CallId> {

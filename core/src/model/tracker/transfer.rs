@@ -142,7 +142,7 @@ impl Tracker {
         if let Some(h) = self.chans.get_mut(&**half) {
             h.more_mut().proxy_for = Some(phone.clone());
             h.device = device;
-            h.label = Some(shown.into());
+            h.set_label(Some(shown.into()));
             h.texts.set(Text::CallerNumber, &caller.number);
             h.texts.set(Text::CallerName, &caller.name);
             h.caller_pres = caller.presentation;
@@ -450,7 +450,7 @@ impl Tracker {
             ch.role = Role::Called;
             ch.delivered = true;
             ch.conn = ConnectionState::Null;
-            ch.label = None;
+            ch.set_label(None);
         }
         self.join(picker, key);
         if let (Some(from_uid), Some(to), true) = (from, self.endpoint_of(picker), announced) {
