@@ -451,7 +451,11 @@ impl Tracker {
         }
         let was_announced = self.is_announced(key);
         self.announce(key);
-        let divert = self.calls.get_mut(&key).and_then(|c| c.more_if_any()?.pending_divert.take()).filter(|_| was_announced);
+        let divert = self
+            .calls
+            .get_mut(&key)
+            .and_then(|c| c.more_if_any()?.pending_divert.take())
+            .filter(|_| was_announced);
         if let Some((from, reason)) = divert.filter(|(from, _)| from.device != device) {
             let ch = &self.chans[uid];
             let (channel, caller, called) = (ch.shown(), self.caller_of(key, uid), self.called_of(key, uid));
@@ -670,6 +674,6 @@ impl Tracker {
     }
 
     pub(super) fn endpoint_of(&self, uid: &str) -> Option<Endpoint> {
-        self.chans.get(uid).and_then(|c| endpoint(c))
+        self.chans.get(uid).and_then(endpoint)
     }
 }

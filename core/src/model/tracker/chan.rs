@@ -116,7 +116,10 @@ impl ChanTable {
     }
 
     /// The channel and the shared copy of its uniqueid.
-    pub(super) fn get_key_value<Q: std::borrow::Borrow<str> + ?Sized>(&self, uid: &Q) -> Option<(&Uid, &Chan)> {
+    pub(super) fn get_key_value<Q: std::borrow::Borrow<str> + ?Sized>(
+        &self,
+        uid: &Q,
+    ) -> Option<(&Uid, &Chan)> {
         self.get(uid).map(|c| (&c.uid, c))
     }
 
@@ -128,8 +131,11 @@ impl ChanTable {
     pub(super) fn insert(&mut self, ch: Box<Chan>) -> Option<Box<Chan>> {
         let hash = self.hash(&ch.uid);
         let hasher = &self.hasher;
-        match self.table.entry(hash, |c| c.uid == ch.uid, |c| std::hash::BuildHasher::hash_one(hasher, &*c.uid))
-        {
+        match self.table.entry(
+            hash,
+            |c| c.uid == ch.uid,
+            |c| std::hash::BuildHasher::hash_one(hasher, &*c.uid),
+        ) {
             hashbrown::hash_table::Entry::Occupied(mut e) => Some(std::mem::replace(e.get_mut(), ch)),
             hashbrown::hash_table::Entry::Vacant(e) => {
                 e.insert(ch);

@@ -229,7 +229,7 @@ impl Tracker {
         }
         // Asterisk never has two live channels of one name: an older holder of this name
         // hung up without us seeing it.
-        if let Some(stale) = self.by_name.get(&*ch.name()).filter(|u| **u != ch.uid).cloned() {
+        if let Some(stale) = self.by_name.get(ch.name()).filter(|u| **u != ch.uid).cloned() {
             self.forget(&stale, out);
         }
         self.by_name.insert(ch.name().clone(), ch.uid.clone());
@@ -244,8 +244,8 @@ impl Tracker {
         self.leave_bridge(uid);
         self.legacy_dials.remove(uid);
         if let Some(ch) = self.chans.remove(uid) {
-            if self.by_name.get(&*ch.name()).is_some_and(|u| &**u == uid) {
-                self.by_name.remove(&*ch.name());
+            if self.by_name.get(ch.name()).is_some_and(|u| &**u == uid) {
+                self.by_name.remove(ch.name());
             }
             if let Some(p) = ch.peer.as_deref().and_then(|p| self.chans.get_mut(p)) {
                 p.peer = None;
@@ -263,7 +263,7 @@ impl Tracker {
         if !ch.is_local() || ch.peer.is_some() {
             return;
         }
-        let Some(peer_name) = local_peer_name(&ch.name()) else { return };
+        let Some(peer_name) = local_peer_name(ch.name()) else { return };
         let Some(peer) = self.by_name.get(peer_name.as_str()).cloned() else { return };
         if &*peer == uid {
             return;

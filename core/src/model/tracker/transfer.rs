@@ -347,8 +347,9 @@ impl Tracker {
             return (Some(t.clone()), target);
         }
         // After the swap: the transferee came from the original bridge.
-        let came_from_orig =
-            |u: &Uid| self.chans.get(&**u).is_some_and(|c| c.prev_bridge().map(|b| &**b) == Some(orig_bridge));
+        let came_from_orig = |u: &Uid| {
+            self.chans.get(&**u).is_some_and(|c| c.prev_bridge().map(|b| &**b) == Some(orig_bridge))
+        };
         let transferee = in_dest.iter().find(|u| came_from_orig(u)).cloned();
         let target = in_dest.iter().find(|u| Some(*u) != transferee.as_ref()).cloned();
         (transferee, target)
@@ -458,7 +459,8 @@ impl Tracker {
                 let caller = self.caller_of(key, &from_uid);
                 let called = self.called_of(key, &from_uid);
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.more_mut().diverted = Some(Diversion { from: from.clone(), reason: DivertReason::Pickup });
+                    c.more_mut().diverted =
+                        Some(Diversion { from: from.clone(), reason: DivertReason::Pickup });
                 }
                 out.push(Event::Diverted {
                     call: call_id,
