@@ -27,6 +27,18 @@ macro_rules! id_impls {
                 Self(Arc::from(s))
             }
 
+            /// Wraps a string the caller already holds (one reference more, no copy).
+            #[allow(dead_code)]
+            pub(crate) fn from_shared(s: Arc<str>) -> Self {
+                Self(s)
+            }
+
+            /// Whether another clone of this id is alive.
+            #[allow(dead_code)]
+            pub(crate) fn is_shared(&self) -> bool {
+                Arc::strong_count(&self.0) > 1
+            }
+
             /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0

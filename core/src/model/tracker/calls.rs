@@ -14,6 +14,8 @@ use super::Tracker;
 /// bound protects against loops in corrupt input).
 const MAX_CHAIN: usize = 32;
 
+/// One call, as the tracker holds it (inline in its table: kept small, the fields most
+/// calls never set are in [`CallMore`]).
 #[derive(Debug)]
 pub(super) struct CallRec {
     pub(super) id: CallId,
@@ -23,10 +25,18 @@ pub(super) struct CallRec {
     pub(super) answered: bool,
     /// Whether the call's first event was reported.
     pub(super) announced: bool,
-    pub(super) merged_into: Option<CallId>,
-    pub(super) diverted: Option<Diversion>,
     pub(super) click_to_dial: bool,
     pub(super) last_cause: Option<Cause>,
+    /// What only some calls have (a diversion, a queue, a merge, a release): allocated
+    /// when first set.
+    more: Option<Box<CallMore>>,
+}
+
+/// The fields of a call that most calls never set.
+#[derive(Debug, Default)]
+pub(super) struct CallMore {
+    pub(super) merged_into: Option<CallId>,
+    pub(super) diverted: Option<Diversion>,
     /// A phone the call left unanswered, and why: it forwarded the call (SIP 302), or the
     /// caller was sent elsewhere while it rang (deflect: `Redirect`). The next phone to
     /// ring in this call is reported as diverted from it.
@@ -37,6 +47,10 @@ pub(super) struct CallRec {
     pub(super) released_by: Option<DeviceId>,
 }
 
+/// What [`CallRec::more`] reads when a call has none of them.
+static NO_MORE: CallMore =
+    CallMore { merged_into: None, diverted: None, pending_divert: None, queue: None, released_by: None };
+
 impl CallRec {
     fn new(id: CallId) -> Self {
         CallRec {
@@ -45,15 +59,39 @@ impl CallRec {
             calling: None,
             answered: false,
             announced: false,
-            merged_into: None,
-            diverted: None,
             click_to_dial: false,
             last_cause: None,
-            released_by: None,
-            pending_divert: None,
-            queue: None,
+            more: None,
         }
     }
+
+    /// The rarely set fields, to read (all `None` when the call has none).
+    pub(super) fn more(&self) -> &CallMore {
+        self.more.as_deref().unwrap_or(&NO_MORE)
+    }
+
+    /// The rarely set fields, to change (allocated on first use).
+    pub(super) fn more_mut(&mut self) -> &mut CallMore {
+        self.more.get_or_insert_with(Box::default)
+    }
+
+    /// The rarely set fields, to change, only when the call already has them (for
+    /// clearing or taking one: nothing to allocate then).
+    pub(super) fn more_if_any(&mut self) -> Option<&mut CallMore> {
+        self.more.as_deref_mut()
+    }
+
+    /// The call's record taken apart for its end: the rare fields by value.
+    fn into_more(self) -> CallMore {
+        self.more.map(|m| *m).unwrap_or_default()
+    }
+}
+
+/// Appends `uid` to a member list without the spare room `Vec` growth leaves (calls and
+/// bridges have two or three members; at 100,000 calls the spare room is megabytes).
+pub(super) fn push_member(list: &mut Vec<Uid>, uid: Uid) {
+    list.reserve_exact(1);
+    list.push(uid);
 }
 
 /// The number a channel dialed: its extension, except the `s` ("start") extension that
@@ -76,8 +114,9 @@ impl Tracker {
     /// was already split by a transfer).
     pub(super) fn new_call(&mut self, id: &str) -> CallKey {
         let key = self.next_key;
-        self.next_key += 1;
-        let mut call_id = CallId::new(id);
+        self.next_key = key.saturating_add(1);
+        // The id is usually a channel's uniqueid (its Linkedid): share that copy.
+        let mut call_id = CallId::from_shared(self.shared_uid(id));
         let mut n = 2u32;
         while self.by_id.contains_key(&call_id) {
             call_id = CallId::new(&format!("{id}-{n}"));
@@ -128,9 +167,10 @@ impl Tracker {
         if ch.is_local() {
             return;
         }
+        let shared = ch.uid.clone();
         if let Some(c) = self.calls.get_mut(&key) {
             if !c.members.iter().any(|m| &**m == uid) {
-                c.members.push(uid.into());
+                push_member(&mut c.members, shared);
             }
         }
     }
@@ -254,8 +294,8 @@ impl Tracker {
         match self.chans.get_mut(uid) {
             Some(ch) if ch.conn.can_become(to) => {
                 // A Local half standing for a transferer shows the transferer's channel.
-                if ch.conn == ConnectionState::Null && ch.proxy_for.is_none() {
-                    ch.label = Some(ch.name.clone());
+                if ch.conn == ConnectionState::Null && ch.proxy_for().is_none() {
+                    ch.set_label(Some(ch.name().clone()));
                 }
                 ch.conn = to;
                 true
@@ -281,9 +321,9 @@ impl Tracker {
     pub(super) fn caller_of(&self, key: CallKey, uid: &str) -> Party {
         let calling = self.calls.get(&key).and_then(|c| c.calling.clone());
         if let Some(ch) = calling.as_deref().and_then(|c| self.chans.get(c)) {
-            return ch.caller.party();
+            return ch.caller();
         }
-        self.chans.get(uid).map(|c| c.connected.party()).unwrap_or_default()
+        self.chans.get(uid).map(|c| c.connected()).unwrap_or_default()
     }
 
     /// Who was called: the number the caller dialed, and the name where the PBX gave one.
@@ -292,15 +332,15 @@ impl Tracker {
         let ch = self.chans.get(uid);
         let mut p = Party::default();
         if let Some(cc) = calling.as_deref().and_then(|c| self.chans.get(c)) {
-            p.number = dialed(&cc.exten).to_owned();
+            p.number = dialed(cc.exten()).to_owned();
         }
         if let Some(ch) = ch {
             if ch.role == Role::Called || ch.role == Role::Prompt {
                 if p.number.is_empty() {
-                    p.number = ch.caller.number.to_string();
+                    p.number = ch.caller_number().to_owned();
                 }
                 if p.name.is_empty() {
-                    p.name = ch.caller.name.to_string();
+                    p.name = ch.texts.get(super::chan::Text::CallerName).to_owned();
                 }
             }
         }
@@ -320,9 +360,10 @@ impl Tracker {
             return;
         }
         let Some(device) = ch.device.clone() else { return };
+        let shared = self.shared_uid(uid);
         if let Some(c) = self.calls.get_mut(&key) {
             if c.calling.is_none() {
-                c.calling = Some(uid.into());
+                c.calling = Some(shared);
             }
         }
         self.set_role(uid, Role::Calling);
@@ -331,7 +372,7 @@ impl Tracker {
         }
         self.announce(key);
         let Some(ch) = self.chans.get(uid) else { return };
-        let called = Party { number: dialed(&ch.exten).to_owned(), ..Party::default() };
+        let called = Party { number: dialed(ch.exten()).to_owned(), ..Party::default() };
         self.push_originated(key, uid, device, called, out);
     }
 
@@ -349,7 +390,7 @@ impl Tracker {
             device,
             channel: ch.shown(),
             state: ConnectionState::Connected,
-            caller: ch.caller.party(),
+            caller: ch.caller(),
             called,
         });
     }
@@ -361,8 +402,9 @@ impl Tracker {
             // Not a phone (a channel known only by its uniqueid): nothing to report.
             return;
         }
+        let shared = self.shared_uid(uid);
         if let Some(c) = self.calls.get_mut(&key) {
-            c.calling = Some(uid.into());
+            c.calling = Some(shared);
             c.click_to_dial = false;
         }
         if let Some(ch) = self.chans.get_mut(uid) {
@@ -376,10 +418,10 @@ impl Tracker {
         let Some(device) = ch.device.clone() else { return };
         // The prompt leg shows the destination as its connected line once Asterisk dials it;
         // until then the channel's extension is the best name for the destination.
-        let called = if !ch.connected.number.is_empty() && ch.connected.number != ch.caller.number {
-            ch.connected.party()
+        let called = if !ch.connected_number().is_empty() && ch.connected_number() != ch.caller_number() {
+            ch.connected()
         } else {
-            Party { number: dialed(&ch.exten).to_owned(), ..Party::default() }
+            Party { number: dialed(ch.exten()).to_owned(), ..Party::default() }
         };
         self.push_originated(key, uid, device, called, out);
     }
@@ -409,13 +451,17 @@ impl Tracker {
         }
         let was_announced = self.is_announced(key);
         self.announce(key);
-        let divert = self.calls.get_mut(&key).and_then(|c| c.pending_divert.take()).filter(|_| was_announced);
+        let divert = self
+            .calls
+            .get_mut(&key)
+            .and_then(|c| c.more_if_any()?.pending_divert.take())
+            .filter(|_| was_announced);
         if let Some((from, reason)) = divert.filter(|(from, _)| from.device != device) {
             let ch = &self.chans[uid];
             let (channel, caller, called) = (ch.shown(), self.caller_of(key, uid), self.called_of(key, uid));
             let call = self.calls[&key].id.clone();
             if let Some(c) = self.calls.get_mut(&key) {
-                c.diverted = Some(Diversion { from: from.clone(), reason });
+                c.more_mut().diverted = Some(Diversion { from: from.clone(), reason });
             }
             out.push(Event::Diverted { call, device: device.clone(), channel, from, reason, caller, called });
         }
@@ -428,7 +474,7 @@ impl Tracker {
         let ch = &self.chans[uid];
         let channel = ch.shown();
         let (caller, called) = if prompt {
-            (ch.caller.party(), Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
+            (ch.caller(), Party { number: dialed(ch.exten()).to_owned(), ..Party::default() })
         } else {
             (self.caller_of(key, uid), self.called_of(key, uid))
         };
@@ -479,7 +525,9 @@ impl Tracker {
         self.announce(key);
         if let Some(c) = self.calls.get_mut(&key) {
             c.answered = true;
-            c.pending_divert = None;
+            if let Some(m) = c.more_if_any() {
+                m.pending_divert = None;
+            }
         }
         let channel = self.chans[uid].shown();
         let (caller, called) = (self.caller_of(key, uid), self.called_of(key, uid));
@@ -527,7 +575,7 @@ impl Tracker {
         let channel = ch.shown();
         ch.conn = ConnectionState::Null;
         ch.call = None;
-        ch.label = None;
+        ch.set_label(None);
         let device = ch.device.clone();
         let Some(call) = self.calls.get_mut(&key) else { return };
         call.members.retain(|m| &**m != uid);
@@ -537,9 +585,12 @@ impl Tracker {
         }
         if previous != ConnectionState::Null && call.announced {
             if let Some(device) = device {
-                let released_by = call.released_by.clone();
+                let released_by = call.more().released_by.clone();
                 if released_by.as_ref() == Some(&device) {
-                    call.released_by = None; // the releaser is gone; a later hang-up is another's
+                    // The releaser is gone; a later hang-up is another's.
+                    if let Some(m) = call.more_if_any() {
+                        m.released_by = None;
+                    }
                 }
                 out.push(Event::ConnectionCleared {
                     call: call.id.clone(),
@@ -569,14 +620,16 @@ impl Tracker {
                 if ch.call == Some(key) {
                     ch.call = None;
                     ch.conn = ConnectionState::Null;
-                    ch.label = None;
+                    ch.set_label(None);
                 }
             }
         }
         if call.announced {
-            if let Some((queue, state)) = call.queue {
+            let (id, answered) = (call.id.clone(), call.answered);
+            let more = call.into_more();
+            if let Some((queue, state)) = more.queue {
                 out.push(Event::ConnectionCleared {
-                    call: call.id.clone(),
+                    call: id.clone(),
                     device: queue,
                     channel: String::new(),
                     state: ConnectionState::Null,
@@ -585,12 +638,7 @@ impl Tracker {
                     released_by: None,
                 });
             }
-            out.push(Event::CallCleared {
-                call: call.id,
-                cause,
-                answered: call.answered,
-                merged_into: call.merged_into,
-            });
+            out.push(Event::CallCleared { call: id, cause, answered, merged_into: more.merged_into });
         }
     }
 
@@ -605,13 +653,13 @@ impl Tracker {
                 Some(Connection { device: ch.device.clone()?, channel: ch.shown(), state: ch.conn })
             })
             .collect();
-        if let Some((q, s)) = &c.queue {
+        if let Some((q, s)) = &c.more().queue {
             connections.push(Connection { device: q.clone(), channel: String::new(), state: *s });
         }
         let calling = c.calling.as_deref().and_then(|u| self.chans.get(u));
-        let caller = calling.map(|ch| ch.caller.party()).unwrap_or_default();
+        let caller = calling.map(|ch| ch.caller()).unwrap_or_default();
         let called = calling
-            .map(|ch| Party { number: dialed(&ch.exten).to_owned(), ..Party::default() })
+            .map(|ch| Party { number: dialed(ch.exten()).to_owned(), ..Party::default() })
             .unwrap_or_default();
         Call {
             id: c.id.clone(),
@@ -620,12 +668,12 @@ impl Tracker {
             called,
             connections,
             answered: c.answered,
-            diverted: c.diverted.clone(),
+            diverted: c.more().diverted.clone(),
             click_to_dial: c.click_to_dial,
         }
     }
 
     pub(super) fn endpoint_of(&self, uid: &str) -> Option<Endpoint> {
-        self.chans.get(uid).and_then(|c| endpoint(c))
+        self.chans.get(uid).and_then(endpoint)
     }
 }

@@ -6,7 +6,8 @@ use crate::model::event::{Cause, DivertReason, Event, FailureReason};
 use crate::model::state::{clean, ConnectionState};
 
 use super::chan::{
-    local_peer_name, parse_cause, uid_and_channel, Chan, DialOutcome, Role, Uid, BUSY, RING, RINGING, UP,
+    local_peer_name, parse_cause, uid_and_channel, Chan, DialOutcome, Role, Text, Uid, BUSY, RING, RINGING,
+    UP,
 };
 use super::Tracker;
 
@@ -203,30 +204,37 @@ impl Tracker {
                 m.shrink_to(m.len() * 2);
             }
         }
-        shrink(&mut self.chans);
+        if self.chans.capacity() > 4096 && self.chans.len() * 4 < self.chans.capacity() {
+            self.chans.shrink_to(self.chans.len() * 2);
+        }
         shrink(&mut self.by_name);
         shrink(&mut self.bridges);
         shrink(&mut self.calls);
         shrink(&mut self.by_id);
         shrink(&mut self.legacy_dials);
+        // Device ids no channel names any more.
+        self.device_ids.retain(crate::model::ids::DeviceId::is_shared);
         if self.order.capacity() > 4096 && self.order.len() * 4 < self.order.capacity() {
             self.order.shrink_to(self.order.len() * 2);
         }
     }
 
-    pub(super) fn insert_chan(&mut self, ch: Chan, out: &mut Vec<Event>) {
+    pub(super) fn insert_chan(&mut self, mut ch: Chan, out: &mut Vec<Event>) {
+        if let Some(d) = ch.device.take() {
+            ch.device = Some(self.intern_device(d));
+        }
         while self.chans.len() >= self.limits.max_channels {
             let Some(old) = self.order.pop_front() else { break };
             self.forget(&old, out);
         }
         // Asterisk never has two live channels of one name: an older holder of this name
         // hung up without us seeing it.
-        if let Some(stale) = self.by_name.get(&*ch.name).filter(|u| **u != ch.uid).cloned() {
+        if let Some(stale) = self.by_name.get(ch.name()).filter(|u| **u != ch.uid).cloned() {
             self.forget(&stale, out);
         }
-        self.by_name.insert(ch.name.clone(), ch.uid.clone());
+        self.by_name.insert(ch.name().clone(), ch.uid.clone());
         self.order.push_back(ch.uid.clone());
-        self.chans.insert(ch.uid.clone(), Box::new(ch));
+        self.chans.insert(Box::new(ch));
     }
 
     /// Removes a channel that hung up (after its connection left the call).
@@ -236,8 +244,8 @@ impl Tracker {
         self.leave_bridge(uid);
         self.legacy_dials.remove(uid);
         if let Some(ch) = self.chans.remove(uid) {
-            if self.by_name.get(&*ch.name).is_some_and(|u| &**u == uid) {
-                self.by_name.remove(&*ch.name);
+            if self.by_name.get(ch.name()).is_some_and(|u| &**u == uid) {
+                self.by_name.remove(ch.name());
             }
             if let Some(p) = ch.peer.as_deref().and_then(|p| self.chans.get_mut(p)) {
                 p.peer = None;
@@ -255,13 +263,14 @@ impl Tracker {
         if !ch.is_local() || ch.peer.is_some() {
             return;
         }
-        let Some(peer_name) = local_peer_name(&ch.name) else { return };
+        let Some(peer_name) = local_peer_name(ch.name()) else { return };
         let Some(peer) = self.by_name.get(peer_name.as_str()).cloned() else { return };
         if &*peer == uid {
             return;
         }
+        let shared = self.shared_uid(uid);
         if let Some(p) = self.chans.get_mut(&peer) {
-            p.peer = Some(uid.into());
+            p.peer = Some(shared);
         }
         if let Some(c) = self.chans.get_mut(uid) {
             c.peer = Some(peer);
@@ -359,12 +368,12 @@ impl Tracker {
 
     fn on_callerid(&mut self, msg: &Message) {
         let Some(uid) = self.uid_of(msg, "") else { return };
-        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for.is_none()) {
+        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for().is_none()) {
             if let Some(n) = msg.get_lossy("CallerIDNum").or_else(|| msg.get_lossy("CallerID")) {
-                super::chan::set(&mut ch.caller.number, clean(&n));
+                ch.texts.set(Text::CallerNumber, clean(&n));
             }
             if let Some(n) = msg.get_lossy("CallerIDName") {
-                super::chan::set(&mut ch.caller.name, clean(&n));
+                ch.texts.set(Text::CallerName, clean(&n));
             }
             if let Some(p) = msg.get("CID-CallingPres") {
                 ch.set_calling_pres(p);
@@ -374,12 +383,12 @@ impl Tracker {
 
     fn on_connected_line(&mut self, msg: &Message) {
         let Some(uid) = self.uid_of(msg, "") else { return };
-        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for.is_none()) {
+        if let Some(ch) = self.chans.get_mut(&uid).filter(|c| c.proxy_for().is_none()) {
             if let Some(n) = msg.get_lossy("ConnectedLineNum") {
-                super::chan::set(&mut ch.connected.number, clean(&n));
+                ch.texts.set(Text::ConnectedNumber, clean(&n));
             }
             if let Some(n) = msg.get_lossy("ConnectedLineName") {
-                super::chan::set(&mut ch.connected.name, clean(&n));
+                ch.texts.set(Text::ConnectedName, clean(&n));
             }
         }
     }
@@ -424,8 +433,9 @@ impl Tracker {
             if self.creates_cycle(src, dst) {
                 return;
             }
+            let shared = self.shared_uid(src);
             if let Some(ch) = self.chans.get_mut(dst) {
-                ch.parent = Some(src.into());
+                ch.parent = Some(shared);
             }
         }
         let Some(ch) = self.chans.get(dst) else { return };
@@ -489,7 +499,7 @@ impl Tracker {
             // phone to ring is reported as diverted from it.
             if let Some(from) = self.endpoint_of(&dst) {
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.pending_divert = Some((from, DivertReason::Forward));
+                    c.more_mut().pending_divert = Some((from, DivertReason::Forward));
                 }
                 self.leave(&dst, None, out);
                 if let Some(ch) = self.chans.get_mut(&dst) {
@@ -506,8 +516,8 @@ impl Tracker {
             let key = ch.call;
             if let Some(from) = self.endpoint_of(&dst) {
                 if let Some(c) = key.and_then(|k| self.calls.get_mut(&k)) {
-                    if !c.answered && c.pending_divert.is_none() {
-                        c.pending_divert = Some((from, DivertReason::Deflect));
+                    if !c.answered && c.more().pending_divert.is_none() {
+                        c.more_mut().pending_divert = Some((from, DivertReason::Deflect));
                     }
                 }
             }
@@ -600,14 +610,14 @@ impl Tracker {
         }
         let members = self.bridges.entry(id).or_default();
         if members.len() < MAX_BRIDGE {
-            members.push(key);
+            super::calls::push_member(members, key);
         }
     }
 
     pub(super) fn leave_bridge(&mut self, uid: &str) {
         let Some(ch) = self.chans.get_mut(uid) else { return };
         let Some(b) = ch.bridge.take() else { return };
-        ch.prev_bridge = Some(b.clone());
+        ch.more_mut().prev_bridge = Some(b.clone());
         if let Some(m) = self.bridges.get_mut(&b) {
             m.retain(|u| &**u != uid);
             if m.is_empty() {
@@ -636,7 +646,7 @@ impl Tracker {
                 }
             } else {
                 parties.push(ch.uid.clone());
-                stood_for.extend(ch.proxy_for.as_deref());
+                stood_for.extend(ch.proxy_for().map(|u| &**u));
             }
             if let Some(members) = ch.bridge.as_deref().and_then(|b| self.bridges.get(b)) {
                 stack.extend(members.iter().map(|m| &**m));
@@ -764,7 +774,7 @@ impl Tracker {
         }
         let (Some(key), Some(device)) = (ch.call, ch.device.clone()) else { return };
         if let Some(call) = self.calls.get_mut(&key) {
-            call.released_by.get_or_insert(device);
+            call.more_mut().released_by.get_or_insert(device);
         }
     }
 
@@ -802,11 +812,11 @@ impl Tracker {
             .or_else(|| old.and_then(|o| self.by_name.get(o).cloned()));
         let Some(uid) = uid else { return };
         if let Some(ch) = self.chans.get_mut(&uid) {
-            let old_name = std::mem::replace(&mut ch.name, "".into());
+            let old_name = ch.name().clone();
             if ch.call.is_some() || ch.conn != ConnectionState::Null {
                 // A channel in a call keeps its device: only a Masquerade (handled on its
                 // own) moves a call to another phone.
-                ch.name = new.into();
+                ch.set_name(new.into());
             } else {
                 ch.rename(new);
             }
@@ -816,7 +826,17 @@ impl Tracker {
             if let Some(stale) = self.by_name.get(new).filter(|u| **u != uid).cloned() {
                 self.forget(&stale, out);
             }
-            self.by_name.insert(new.into(), uid);
+            // The record's own copies of the name and uniqueid, shared.
+            if let Some(ch) = self.chans.get(&uid) {
+                let (name, shared) = (ch.name().clone(), ch.uid.clone());
+                self.by_name.insert(name, shared);
+            }
+        }
+        if let Some(d) = self.chans.get_mut(&uid).and_then(|c| c.device.take()) {
+            let d = self.intern_device(d);
+            if let Some(c) = self.chans.get_mut(&uid) {
+                c.device = Some(d);
+            }
         }
     }
 
@@ -832,7 +852,7 @@ impl Tracker {
         }
         let Some(c) = self.chans.get(&clone) else { return };
         let (key, role, conn, delivered, device, label) =
-            (c.call, c.role, c.conn, c.delivered, c.device.clone(), c.label.clone());
+            (c.call, c.role, c.conn, c.delivered, c.device.clone(), c.label().cloned());
         let Some(key) = key.filter(|k| self.calls.contains_key(k)) else { return };
         if self.chans.get(&original).and_then(|o| o.call) != Some(key) {
             // The original leaves whatever it was part of, quietly when it was plumbing.
@@ -840,7 +860,7 @@ impl Tracker {
         }
         if let Some(c) = self.calls.get_mut(&key) {
             c.members.retain(|m| *m != clone && *m != original);
-            c.members.push(original.clone());
+            super::calls::push_member(&mut c.members, original.clone());
             if c.calling.as_deref() == Some(&*clone) {
                 c.calling = Some(original.clone());
             }
@@ -848,7 +868,7 @@ impl Tracker {
         if let Some(c) = self.chans.get_mut(&clone) {
             c.call = None;
             c.conn = ConnectionState::Null;
-            c.label = None;
+            c.set_label(None);
             c.detached = true;
         }
         if let Some(o) = self.chans.get_mut(&original) {
@@ -857,7 +877,7 @@ impl Tracker {
             o.conn = conn;
             o.delivered = delivered;
             o.device = device;
-            o.label = label;
+            o.set_label(label);
             o.local_one = None;
             o.peer = None;
             o.detached = false;

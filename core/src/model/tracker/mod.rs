@@ -23,7 +23,7 @@ use crate::model::event::Event;
 use crate::model::ids::{CallId, DeviceId};
 
 use calls::CallRec;
-use chan::{CallKey, Chan, Map, Uid};
+use chan::{CallKey, ChanTable, Map, Uid};
 
 pub use resync::ResyncLists;
 
@@ -52,10 +52,10 @@ pub struct Snapshot {
 }
 
 /// The call-state machine. Feed it every AMI event with [`apply`](Tracker::apply).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tracker {
-    /// Boxed: the table then moves 24 bytes per channel when it grows, not the whole record.
-    chans: Map<Uid, Box<Chan>>,
+    /// Boxed records, each keyed by its own uniqueid (see [`ChanTable`]).
+    chans: ChanTable,
     /// Channel name to uniqueid, for events that name channels only (Asterisk 1.4,
     /// `Masquerade`) and to pair Local halves.
     by_name: Map<std::sync::Arc<str>, Uid>,
@@ -70,9 +70,25 @@ pub struct Tracker {
     /// Creation order of channels, to evict the oldest when full.
     order: std::collections::VecDeque<Uid>,
     devices: Map<DeviceId, Device>,
+    /// One copy of each device id the channels name (two calls of one phone share it);
+    /// ids no channel names any more are dropped when it has doubled (see
+    /// `Tracker::intern_device`).
+    device_ids: std::collections::HashSet<DeviceId, foldhash::fast::RandomState>,
+    /// The size `device_ids` is pruned at next.
+    device_ids_prune_at: usize,
     next_key: CallKey,
     limits: TrackerLimits,
     calls_total: u64,
+}
+
+/// `device_ids` is not pruned below this size.
+const DEVICE_IDS_MIN_PRUNE: usize = 1024;
+
+impl Default for Tracker {
+    /// A tracker with the default limits.
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Tracker {
@@ -83,7 +99,21 @@ impl Tracker {
 
     /// A tracker with the given limits.
     pub fn with_limits(limits: TrackerLimits) -> Self {
-        Tracker { limits, next_key: 1, ..Tracker::default() }
+        Tracker {
+            chans: ChanTable::default(),
+            by_name: Map::default(),
+            calls: Map::default(),
+            by_id: Map::default(),
+            legacy_dials: Map::default(),
+            bridges: Map::default(),
+            order: std::collections::VecDeque::new(),
+            devices: Map::default(),
+            device_ids: Default::default(),
+            device_ids_prune_at: DEVICE_IDS_MIN_PRUNE,
+            next_key: CallKey::MIN,
+            limits,
+            calls_total: 0,
+        }
     }
 
     /// Applies one AMI message and returns the normalized events it causes. Responses,
@@ -148,6 +178,26 @@ impl Tracker {
     /// Number of PBX channels tracked now (Local halves included).
     pub fn channels(&self) -> usize {
         self.chans.len()
+    }
+
+    /// The tracker's own copy of a channel's uniqueid (one allocation per channel, shared
+    /// by every reference to it), or a new one for a channel it does not know.
+    fn shared_uid(&self, uid: &str) -> Uid {
+        self.chans.get(uid).map_or_else(|| uid.into(), |c| c.uid.clone())
+    }
+
+    /// The tracker's copy of a device id, shared by every channel of that device.
+    fn intern_device(&mut self, id: DeviceId) -> DeviceId {
+        if let Some(shared) = self.device_ids.get(id.as_str()) {
+            return shared.clone();
+        }
+        if self.device_ids.len() >= self.device_ids_prune_at {
+            // Ids held by the set alone name no channel now.
+            self.device_ids.retain(DeviceId::is_shared);
+            self.device_ids_prune_at = (self.device_ids.len() * 2).max(DEVICE_IDS_MIN_PRUNE);
+        }
+        self.device_ids.insert(id.clone());
+        id
     }
 
     fn call_id_of(&self, uid: &str) -> Option<CallId> {

@@ -264,7 +264,7 @@ impl Tracker {
         if !lists.endpoints.is_empty() {
             // A chan_sip peer tells only whether it is reachable: one with a channel is in use.
             let busy = |iface: &str| {
-                fresh.chans.values().any(|c| c.name.strip_prefix(iface).is_some_and(|r| r.starts_with('-')))
+                fresh.chans.values().any(|c| c.name().strip_prefix(iface).is_some_and(|r| r.starts_with('-')))
             };
             for m in &lists.endpoints {
                 if let Some((id, iface, state)) = endpoint_of(m, busy) {

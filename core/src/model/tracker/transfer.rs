@@ -8,7 +8,7 @@ use crate::model::event::{Cause, DivertReason, Endpoint, Event, TransferKind};
 use crate::model::ids::DeviceId;
 use crate::model::state::ConnectionState;
 
-use super::chan::{CallKey, Role, Uid};
+use super::chan::{CallKey, Role, Text, Uid};
 use super::Tracker;
 
 impl Tracker {
@@ -34,14 +34,14 @@ impl Tracker {
         if let Some(ch) = self.chans.get_mut(&transferee) {
             ch.role = Role::Calling;
             if !exten.is_empty() {
-                ch.exten = exten.as_str().into();
+                ch.texts.set(Text::Exten, &exten);
             }
         }
         let Some(c) = self.calls.get_mut(&key) else { return };
         c.calling = Some(transferee.clone());
         let call = c.id.clone();
         let announced = c.announced;
-        let caller = self.chans.get(&transferee).map(|c| c.caller.party()).unwrap_or_default();
+        let caller = self.chans.get(&transferee).map(|c| c.caller()).unwrap_or_default();
         let targets = if exten.is_empty() {
             Vec::new()
         } else {
@@ -96,7 +96,7 @@ impl Tracker {
     fn undialed_half(&self, uid: &str) -> bool {
         self.chans.get(uid).is_some_and(|c| {
             c.local_one == Some(true)
-                && c.proxy_for.is_none()
+                && c.proxy_for().is_none()
                 && c.parent.is_none()
                 && c.call.is_none()
                 && !c.detached
@@ -105,7 +105,7 @@ impl Tracker {
 
     /// A phone that holds its call and is not consulting already.
     fn can_consult(&self, c: &super::chan::Chan) -> bool {
-        !c.is_local() && c.conn == ConnectionState::Held && c.consult.is_none() && c.device.is_some()
+        !c.is_local() && c.conn == ConnectionState::Held && c.consult().is_none() && c.device.is_some()
     }
 
     /// The transferer an undialed `;1` half was created for: Asterisk gives the half the
@@ -138,16 +138,18 @@ impl Tracker {
     /// is reported when its first event is).
     pub(super) fn make_proxy(&mut self, half: &Uid, phone: &Uid) -> Option<CallKey> {
         let p = self.chans.get(&**phone)?;
-        let (device, shown, caller) = (p.device.clone(), p.shown(), p.caller.clone());
+        let (device, shown, caller) = (p.device.clone(), p.shown(), p.caller());
         if let Some(h) = self.chans.get_mut(&**half) {
-            h.proxy_for = Some(phone.clone());
+            h.more_mut().proxy_for = Some(phone.clone());
             h.device = device;
-            h.label = Some(shown.into());
-            h.caller = caller;
+            h.set_label(Some(shown.into()));
+            h.texts.set(Text::CallerNumber, &caller.number);
+            h.texts.set(Text::CallerName, &caller.name);
+            h.caller_pres = caller.presentation;
             h.role = Role::Calling;
         }
         if let Some(p) = self.chans.get_mut(&**phone) {
-            p.consult = Some(half.clone());
+            p.more_mut().consult = Some(half.clone());
         }
         let key = self.new_call(half);
         self.join(half, key);
@@ -160,7 +162,7 @@ impl Tracker {
     /// plumbing again.
     pub(super) fn end_consultation_of(&mut self, uid: &str, out: &mut Vec<Event>) {
         let Some(ch) = self.chans.get(uid) else { return };
-        let half = match (&ch.proxy_for, &ch.consult) {
+        let half = match (ch.proxy_for(), ch.consult()) {
             (Some(_), _) => Some(Uid::from(uid)),
             (None, Some(h)) => Some(h.clone()),
             (None, None) => None,
@@ -184,10 +186,10 @@ impl Tracker {
     /// until it is detached) and returns its consultation call.
     fn release_proxy(&mut self, half: &str) -> Option<CallKey> {
         let h = self.chans.get_mut(half)?;
-        let phone = h.proxy_for.take()?;
+        let phone = h.more_if_any()?.proxy_for.take()?;
         let key = h.call;
-        if let Some(p) = self.chans.get_mut(&phone) {
-            p.consult = None;
+        if let Some(m) = self.chans.get_mut(&phone).and_then(|p| p.more_if_any()) {
+            m.consult = None;
         }
         key
     }
@@ -202,7 +204,7 @@ impl Tracker {
         let second = self.uid_of(msg, "SecondTransferer");
         // The Local half that stood for the transferer in its consultation is plumbing
         // from here on: the target is the phone behind it.
-        let half = second.as_deref().and_then(|s| self.chans.get(s)).and_then(|c| c.consult.clone());
+        let half = second.as_deref().and_then(|s| self.chans.get(s)).and_then(|c| c.consult().cloned());
         let consultation = half.as_deref().and_then(|h| self.release_proxy(h));
         // Asterisk omits the transferee and target in some versions; they are then the
         // other parties of the transferers' two bridges.
@@ -277,7 +279,7 @@ impl Tracker {
             c.calling = Some(transferee.clone());
             c.announced = true;
         }
-        let caller = self.chans.get(&transferee).map(|c| c.caller.party()).unwrap_or_default();
+        let caller = self.chans.get(&transferee).map(|c| c.caller()).unwrap_or_default();
         let target_endpoints = targets.iter().filter_map(|t| self.endpoint_of(t)).collect();
         out.push(Event::Transferred {
             call: primary_id.clone(),
@@ -300,7 +302,7 @@ impl Tracker {
         }
         if let Some(k) = secondary {
             if let Some(c) = self.calls.get_mut(&k) {
-                c.merged_into = Some(primary_id);
+                c.more_mut().merged_into = Some(primary_id);
             }
             if self.calls.get(&k).is_some_and(|c| c.members.is_empty()) {
                 self.drop_call(k, None, out);
@@ -345,8 +347,9 @@ impl Tracker {
             return (Some(t.clone()), target);
         }
         // After the swap: the transferee came from the original bridge.
-        let came_from_orig =
-            |u: &Uid| self.chans.get(&**u).is_some_and(|c| c.prev_bridge.as_deref() == Some(orig_bridge));
+        let came_from_orig = |u: &Uid| {
+            self.chans.get(&**u).is_some_and(|c| c.prev_bridge().map(|b| &**b) == Some(orig_bridge))
+        };
         let transferee = in_dest.iter().find(|u| came_from_orig(u)).cloned();
         let target = in_dest.iter().find(|u| Some(*u) != transferee.as_ref()).cloned();
         (transferee, target)
@@ -440,7 +443,7 @@ impl Tracker {
         // The picker's own call (to the pickup code) merges into the picked-up call.
         if let Some(own) = self.chans.get(picker).and_then(|c| c.call) {
             if let Some(c) = self.calls.get_mut(&own) {
-                c.merged_into = Some(call_id.clone());
+                c.more_mut().merged_into = Some(call_id.clone());
             }
             self.leave(picker, None, out);
         }
@@ -448,7 +451,7 @@ impl Tracker {
             ch.role = Role::Called;
             ch.delivered = true;
             ch.conn = ConnectionState::Null;
-            ch.label = None;
+            ch.set_label(None);
         }
         self.join(picker, key);
         if let (Some(from_uid), Some(to), true) = (from, self.endpoint_of(picker), announced) {
@@ -456,7 +459,8 @@ impl Tracker {
                 let caller = self.caller_of(key, &from_uid);
                 let called = self.called_of(key, &from_uid);
                 if let Some(c) = self.calls.get_mut(&key) {
-                    c.diverted = Some(Diversion { from: from.clone(), reason: DivertReason::Pickup });
+                    c.more_mut().diverted =
+                        Some(Diversion { from: from.clone(), reason: DivertReason::Pickup });
                 }
                 out.push(Event::Diverted {
                     call: call_id,
@@ -502,14 +506,14 @@ impl Tracker {
             self.originate(&uid, out);
         }
         let Some(c) = self.calls.get_mut(&key) else { return };
-        if c.queue.is_some() {
+        if c.more().queue.is_some() {
             return;
         }
         let device = DeviceId::new(queue);
-        c.queue = Some((device.clone(), ConnectionState::Queued));
+        c.more_mut().queue = Some((device.clone(), ConnectionState::Queued));
         c.announced = true;
         let call = c.id.clone();
-        let caller = self.chans.get(&uid).map(|c| c.caller.party()).unwrap_or_default();
+        let caller = self.chans.get(&uid).map(|c| c.caller()).unwrap_or_default();
         let position = msg.get("Position").and_then(|p| p.trim().parse().ok());
         out.push(Event::Queued {
             call,
@@ -527,11 +531,11 @@ impl Tracker {
     pub(super) fn on_queue_leave(&mut self, msg: &Message, out: &mut Vec<Event>) {
         let Some(uid) = self.uid_of(msg, "") else { return };
         let Some(key) = self.chans.get(&uid).and_then(|c| c.call) else { return };
-        if self.calls.get(&key).is_some_and(|c| c.queue.is_none() && c.announced) {
+        if self.calls.get(&key).is_some_and(|c| c.more().queue.is_none() && c.announced) {
             self.on_queue_join(msg, out);
         }
         let Some(c) = self.calls.get_mut(&key) else { return };
-        let Some((device, previous)) = c.queue.take() else { return };
+        let Some((device, previous)) = c.more_if_any().and_then(|m| m.queue.take()) else { return };
         out.push(Event::ConnectionCleared {
             call: c.id.clone(),
             device,
