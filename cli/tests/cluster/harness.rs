@@ -41,6 +41,11 @@ pub(crate) struct Nats {
     dir: PathBuf,
 }
 
+/// A port free a moment ago (bound, then closed).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
 fn tmp_dir(what: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("ctilink-{what}-{}-{}", std::process::id(), fastrand::u64(..)));
     std::fs::create_dir_all(&d).expect("temp dir");
@@ -54,11 +59,39 @@ impl Nats {
         Nats { child: Some(child), port, dir }
     }
 
+    /// Three servers as one NATS cluster with JetStream (each with its own store),
+    /// routed to each other on ports picked here.
+    pub(crate) fn start_cluster() -> [Nats; 3] {
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let all = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+        let start = |i: usize| {
+            let dir = tmp_dir("nats");
+            let extra = [
+                "--server_name".to_owned(),
+                format!("n{i}"),
+                "--cluster_name".to_owned(),
+                "ctilink-test".to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{}", routes[i]),
+                "--routes".to_owned(),
+                all.clone(),
+            ];
+            let (child, port) = Self::spawn_with(&dir, None, &extra);
+            Nats { child: Some(child), port, dir }
+        };
+        [start(0), start(1), start(2)]
+    }
+
     fn spawn(dir: &Path, port: Option<u16>) -> (Child, u16) {
+        Self::spawn_with(dir, port, &[])
+    }
+
+    fn spawn_with(dir: &Path, port: Option<u16>, extra: &[String]) -> (Child, u16) {
         let port_arg = port.map_or("-1".to_owned(), |p| p.to_string());
         let mut child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
             .arg(dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -140,9 +173,22 @@ pub(crate) fn gateway_toml(
     ttl_ms: u64,
     rebalance_ms: u64,
 ) -> String {
+    gateway_toml_replicated(nats, node, pbxs, ttl_ms, rebalance_ms, 1)
+}
+
+/// The same with the lease bucket on `replicas` NATS servers.
+pub(crate) fn gateway_toml_replicated(
+    nats: &str,
+    node: &str,
+    pbxs: &[(&str, &SimHandle)],
+    ttl_ms: u64,
+    rebalance_ms: u64,
+    replicas: usize,
+) -> String {
     let mut t = format!(
         "[listen]\ntcp = \"127.0.0.1:0\"\ndiagnostics = \"127.0.0.1:0\"\n\n[cluster]\nnats = \"{nats}\"\nnode = \"{node}\"\n\
-         lease_ttl_ms = {ttl_ms}\nrebalance_after_ms = {rebalance_ms}\ncommand_timeout_ms = 5000\n\n"
+         lease_ttl_ms = {ttl_ms}\nrebalance_after_ms = {rebalance_ms}\ncommand_timeout_ms = 5000\n\
+         lease_replicas = {replicas}\n\n"
     );
     for (id, sim) in pbxs {
         t.push_str(&format!("[[pbx]]\nid = \"{id}\"\nurl = \"{}&reconnect_ms=100\"\n\n", sim.session_url()));

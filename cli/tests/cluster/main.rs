@@ -409,3 +409,72 @@ async fn no_nats_fails_the_start_clearly_and_never_shows_the_nats_password() {
     assert!(!text.contains("natspassword"), "{text}");
     assert_eq!(sim.connections(), 0, "no PBX link without the cluster");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_cluster_losing_the_owners_server_goes_on_with_one_owner_per_pbx() {
+    let mut servers = Nats::start_cluster();
+    let (berlin, hamburg) = (start_sim().await, start_sim().await);
+    let pbxs = [("berlin", &berlin), ("hamburg", &hamburg)];
+    // gw-a is given only the first server, gw-b the other two. The lease bucket has
+    // three replicas, so it keeps a quorum without the first.
+    let only_first = servers[0].url();
+    let the_others = format!("{},{}", servers[1].url(), servers[2].url());
+    let a = start_gateway(&gateway_toml_replicated(&only_first, "gw-a", &pbxs, TTL_MS, KEEP_MS, 3)).await;
+    until("gw-a owns both", 30, || owns(&a).len() == 2).await;
+    let b = start_gateway(&gateway_toml_replicated(&the_others, "gw-b", &pbxs, TTL_MS, KEEP_MS, 3)).await;
+    let op = session(b.addrs().tcp.expect("tcp"), OPERATOR).await;
+    until("the operator's link up", 20, || op.status() == ctilink::LinkStatus::Up).await;
+    let mut events = op.events();
+    let mut seen = Vec::new();
+    // Across servers: the command goes from gw-b's server to gw-a's.
+    let call = op.make_call("berlin/100", "101").await.expect("a call through the other server");
+    until_event(&mut events, &mut seen, "the call answered", 10, |e| {
+        matches!(e, Event::Established { device: d, call: c, .. } if d.as_str() == "berlin/101" && c == &call)
+    })
+    .await;
+    let (b_most, b_watch) = watch_connections(&berlin);
+    let (h_most, h_watch) = watch_connections(&hamburg);
+
+    let stopped = Instant::now();
+    servers[0].stop();
+    // gw-a's client learnt the other servers from the cluster and reconnects to them, so
+    // gw-a is not cut off for long. If its renewals go on (the bucket keeps its quorum),
+    // nothing changes; if they stall past half the TTL (the bucket's leader was on the
+    // dead server and a new one is being elected), it lets go and either gateway takes
+    // the PBXs, and the client sees link_down and resyncs. Either way: one owner per
+    // PBX, never two links, the client in step and commands working.
+    let mark = seen.len();
+    tokio::time::sleep(Duration::from_millis(TTL_MS * 2)).await;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(300), events.next()).await {
+        seen.push(e);
+    }
+    let interrupted = seen[mark..].iter().any(|e| matches!(e, Event::LinkDown { .. }));
+    if interrupted && !seen[mark..].iter().any(|e| matches!(e, Event::Resynced { .. })) {
+        until_event(&mut events, &mut seen, "a resync", 40, |e| matches!(e, Event::Resynced { .. })).await;
+    }
+    println!(
+        "NATS server of the owner killed: {} after {} ms; owners gw-a {:?}, gw-b {:?}",
+        if interrupted { "the client resynced" } else { "no interruption" },
+        stopped.elapsed().as_millis(),
+        owns(&a),
+        owns(&b)
+    );
+    until("both PBXs owned", 20, || owns(&a).len() + owns(&b).len() == 2).await;
+    until("the operator's link up", 20, || op.status() == ctilink::LinkStatus::Up).await;
+    agrees(&op, "berlin", &berlin);
+    let again = op.make_call("hamburg/100", "101").await.expect("commands through the new owner");
+    until_event(&mut events, &mut seen, "the new call answered", 10, |e| {
+        matches!(e, Event::Established { device: d, call: c, .. } if d.as_str() == "hamburg/101" && c == &again)
+    })
+    .await;
+    assert_eq!((originates(&berlin).len(), originates(&hamburg).len()), (1, 1));
+    assert!(
+        b_most.load(Ordering::Acquire) <= 1 && h_most.load(Ordering::Acquire) <= 1,
+        "two links to one PBX"
+    );
+    b_watch.abort();
+    h_watch.abort();
+    op.close().await;
+    a.shutdown("test over").await;
+    b.shutdown("test over").await;
+}

@@ -32,6 +32,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The lease bucket.
 pub const BUCKET: &str = "ctilink_leases";
+/// How long a gateway starting waits for the lease bucket to be there or be made.
+const BUCKET_WAIT: Duration = Duration::from_secs(20);
 
 /// Why the cluster could not be joined (never with a NATS password).
 #[derive(Debug, thiserror::Error)]
@@ -206,7 +208,22 @@ pub async fn join(args: JoinArgs<'_>) -> Result<Cluster, ClusterError> {
         .map_err(|_| ClusterError::Connect("[cluster] nats is not a list of nats:// URLs".into()))?;
     let client = options.connect(servers).await.map_err(|e| ClusterError::Connect(e.kind().to_string()))?;
     let js = jetstream::new(client.clone());
-    let kv = open_bucket(&js, c).await?;
+    // A NATS cluster started with the gateways may not have elected its JetStream
+    // leader yet: try for a while before giving up.
+    let deadline = Instant::now() + BUCKET_WAIT;
+    let kv = loop {
+        let attempt = tokio::time::timeout(Duration::from_secs(5), open_bucket(&js, c)).await;
+        let attempt =
+            attempt.unwrap_or_else(|_| Err(ClusterError::Bucket("JetStream did not answer".into())));
+        match attempt {
+            Ok(kv) => break kv,
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(e) => {
+                tracing::info!("cluster: {e}; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
     let config_hash = hash_config(&args.pbxs, args.tokens);
     let node = Arc::new(Node {
         name: c.node.clone(),
