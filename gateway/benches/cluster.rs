@@ -42,6 +42,9 @@ use std::time::{Duration, Instant};
 use ctilink_sim::{SimConfig, SimHandle, Simulator};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
+mod support;
+use support::{arg, calls, cpu_secs, metric, pct, status_kb};
+
 /// The first extension of each PBX; the first `RECEPTIONS` are the probes' receptions.
 const FIRST: u32 = 1000;
 const RECEPTIONS: u32 = 10;
@@ -68,10 +71,6 @@ struct Params {
     ttl_ms: u64,
     failover_gateways: usize,
     failover_calls: f64,
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
 }
 
 fn params(args: &[String]) -> Params {
@@ -493,34 +492,6 @@ fn audience(p: &Params) -> Vec<u64> {
 // ---------------------------------------------------------------------------------------
 // Measuring.
 
-/// `utime + stime` of a process in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields 14 and 15 of stat; `after` starts at field 3.
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// An HTTP/1.0 GET (so that no server chunks its answer); the body.
 async fn http10(addr: SocketAddr, path: &str) -> String {
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else { return String::new() };
@@ -540,14 +511,6 @@ async fn http10(addr: SocketAddr, path: &str) -> String {
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// What one client saw: the probes' latencies, lines read, `lagged` seen.
@@ -697,7 +660,7 @@ async fn drive(p: &Params, sims: &[SimHandle], n: usize, cluster: bool) -> Resul
         .map(|sim| {
             let (sim, stop, rate, x) =
                 (sim.clone(), stop_traffic.clone(), p.calls_per_sec / PBXS.len() as f64, p.extensions);
-            std::thread::spawn(move || calls(&sim, rate, x, &stop))
+            std::thread::spawn(move || calls(&sim, rate, FIRST + RECEPTIONS..FIRST + x, &stop))
         })
         .collect();
     tokio::time::sleep(p.warmup).await;
@@ -800,54 +763,6 @@ async fn drive(p: &Params, sims: &[SimHandle], n: usize, cluster: bool) -> Resul
     })
 }
 
-/// Office traffic at `rate` calls a second on one PBX, as in fanout.rs: an idle phone
-/// calls another idle phone, which answers after the simulator's answer delay; they talk
-/// for 2 to 8 s, then one of them hangs up. The receptions take no calls.
-fn calls(sim: &SimHandle, rate: f64, extensions: u32, stop: &AtomicBool) -> u64 {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let mut rng = fastrand::Rng::with_seed(11);
-    let mut idle: Vec<u32> = (FIRST + RECEPTIONS..FIRST + extensions).collect();
-    let mut hangups: BinaryHeap<Reverse<(Instant, u32, u32, bool)>> = BinaryHeap::new();
-    let mut resting: BinaryHeap<Reverse<(Instant, u32)>> = BinaryHeap::new();
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let start = Instant::now();
-    let mut placed = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        while hangups.peek().is_some_and(|Reverse((t, ..))| *t <= now) {
-            let Some(Reverse((_, a, b, caller_ends))) = hangups.pop() else { break };
-            sim.hangup_ext(&(if caller_ends { a } else { b }).to_string());
-            resting.push(Reverse((now + Duration::from_secs(1), a)));
-            resting.push(Reverse((now + Duration::from_secs(1), b)));
-        }
-        while resting.peek().is_some_and(|Reverse((t, _))| *t <= now) {
-            if let Some(Reverse((_, e))) = resting.pop() {
-                idle.push(e);
-            }
-        }
-        let due = start + period.mul_f64(placed as f64);
-        if due > now {
-            std::thread::sleep((due - now).min(Duration::from_millis(2)));
-            continue;
-        }
-        if rate <= 0.0 || idle.len() < 2 {
-            std::thread::sleep(Duration::from_millis(2));
-            continue;
-        }
-        let a = idle.swap_remove(rng.usize(..idle.len()));
-        let b = idle.swap_remove(rng.usize(..idle.len()));
-        if sim.place_call(&a.to_string(), &b.to_string()).is_ok() {
-            let talk = Duration::from_millis(rng.u64(2000..=8000));
-            hangups.push(Reverse((now + talk, a, b, rng.bool())));
-        } else {
-            idle.extend([a, b]);
-        }
-        placed += 1;
-    }
-    placed
-}
-
 /// Sends `rate` presence probes a second round the receptions of both PBXs, each stamped
 /// just before the simulator writes it, until `stop`; how many went to each reception.
 fn probe(sims: &[SimHandle], rate: u32, origin: Instant, stop: &AtomicBool) -> Vec<u64> {
@@ -874,14 +789,6 @@ fn probe(sims: &[SimHandle], rate: u32, origin: Instant, stop: &AtomicBool) -> V
         n += 1;
     }
     sent
-}
-
-fn pct(v: &[u64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i] as f64 / 1e6
 }
 
 fn report(p: &Params, r: &Results) {
@@ -968,7 +875,7 @@ async fn failover(p: &Params, sims: &[SimHandle]) -> Result<(), String> {
         .map(|sim| {
             let (sim, stop, rate, x) =
                 (sim.clone(), stop_traffic.clone(), p.failover_calls / PBXS.len() as f64, p.extensions);
-            std::thread::spawn(move || calls(&sim, rate, x, &stop))
+            std::thread::spawn(move || calls(&sim, rate, FIRST + RECEPTIONS..FIRST + x, &stop))
         })
         .collect();
     let mut to_resync = Vec::new();

@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 use ctilink_sim::{SimConfig, SimHandle, Simulator};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
+mod support;
+use support::{arg, calls, cpu_secs, metric, pct, status_kb};
+
 /// The first extension; it is also the "reception" every client monitors (the probes').
 const FIRST: u32 = 1000;
 
@@ -41,10 +44,6 @@ struct Params {
     warmup: Duration,
     measure: Duration,
     probes_per_sec: u32,
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
 }
 
 fn params(args: &[String]) -> Params {
@@ -196,34 +195,6 @@ fn start_gateway(config: &std::path::Path) -> Result<(Child, SocketAddr, SocketA
     }
 }
 
-/// `utime + stime` of a process in seconds.
-fn cpu_secs(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // Fields 14 and 15 of stat; `after` starts at field 3.
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn status_kb(pid: u32, key: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 async fn http(addr: SocketAddr, path: &str) -> String {
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else { return String::new() };
     // The Host a browser sends: the diagnostics answer only to the names they allow.
@@ -234,14 +205,6 @@ async fn http(addr: SocketAddr, path: &str) -> String {
     let mut buf = Vec::new();
     let _ = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf).await;
     String::from_utf8_lossy(&buf).into_owned()
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// One client: hello, then count lines and time the probes.
@@ -324,7 +287,7 @@ async fn drive(p: &Params, sim: &SimHandle) -> Result<Results, String> {
     let stop_traffic = Arc::new(AtomicBool::new(false));
     let traffic = {
         let (sim, stop, rate, n) = (sim.clone(), stop_traffic.clone(), p.calls_per_sec, p.extensions);
-        std::thread::spawn(move || calls(&sim, rate, n, &stop))
+        std::thread::spawn(move || calls(&sim, rate, FIRST + 1..FIRST + n, &stop))
     };
     tokio::time::sleep(p.warmup).await;
 
@@ -387,57 +350,6 @@ async fn drive(p: &Params, sim: &SimHandle) -> Result<Results, String> {
     })
 }
 
-/// Office traffic at `rate` calls a second: an idle phone calls another idle phone, which
-/// rings for the simulator's answer delay, answers, and the two talk for 2 to 8 s; then
-/// one of them hangs up. Placed through `SimHandle::place_call`/`hangup_ext` (the
-/// simulator's own generator scans every phone per call, too slow at 10,000).
-fn calls(sim: &SimHandle, rate: f64, extensions: u32, stop: &AtomicBool) -> u64 {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let mut rng = fastrand::Rng::with_seed(11);
-    // Phone FIRST is the reception the probes use; it takes no calls.
-    let mut idle: Vec<u32> = (FIRST + 1..FIRST + extensions).collect();
-    let mut hangups: BinaryHeap<Reverse<(Instant, u32, u32, bool)>> = BinaryHeap::new();
-    let mut resting: BinaryHeap<Reverse<(Instant, u32)>> = BinaryHeap::new();
-    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let start = Instant::now();
-    let mut placed = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        while hangups.peek().is_some_and(|Reverse((t, ..))| *t <= now) {
-            let Some(Reverse((_, a, b, caller_ends))) = hangups.pop() else { break };
-            sim.hangup_ext(&(if caller_ends { a } else { b }).to_string());
-            // Back to idle once the PBX has cleared both phones.
-            resting.push(Reverse((now + Duration::from_secs(1), a)));
-            resting.push(Reverse((now + Duration::from_secs(1), b)));
-        }
-        while resting.peek().is_some_and(|Reverse((t, _))| *t <= now) {
-            if let Some(Reverse((_, e))) = resting.pop() {
-                idle.push(e);
-            }
-        }
-        let due = start + period.mul_f64(placed as f64);
-        if due > now {
-            std::thread::sleep((due - now).min(Duration::from_millis(2)));
-            continue;
-        }
-        if rate <= 0.0 || idle.len() < 2 {
-            std::thread::sleep(Duration::from_millis(2));
-            continue;
-        }
-        let a = idle.swap_remove(rng.usize(..idle.len()));
-        let b = idle.swap_remove(rng.usize(..idle.len()));
-        if sim.place_call(&a.to_string(), &b.to_string()).is_ok() {
-            let talk = Duration::from_millis(rng.u64(2000..=8000));
-            hangups.push(Reverse((now + talk, a, b, rng.bool())));
-        } else {
-            idle.extend([a, b]);
-        }
-        placed += 1;
-    }
-    placed
-}
-
 /// Sends `rate` presence probes a second for extension 1000, each stamped, until `stop`.
 fn probe(sim: &SimHandle, rate: u32, origin: Instant, stop: &AtomicBool) -> u64 {
     let period = Duration::from_secs(1) / rate.max(1);
@@ -458,14 +370,6 @@ fn probe(sim: &SimHandle, rate: u32, origin: Instant, stop: &AtomicBool) -> u64 
         n += 1;
     }
     n
-}
-
-fn pct(v: &[u64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i] as f64 / 1e6
 }
 
 fn report(p: &Params, r: &Results) {
