@@ -31,7 +31,7 @@
 //! cargo bench -p ctilink-gateway --bench cluster -- --test              # quick: 60 clients, 2 s, 1 kill
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -43,7 +43,7 @@ use ctilink_sim::{SimConfig, SimHandle, Simulator};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 mod support;
-use support::{arg, calls, cpu_secs, metric, pct, status_kb};
+use support::{arg, calls, client, cpu_secs, metric, pct, status_kb};
 
 /// The first extension of each PBX; the first `RECEPTIONS` are the probes' receptions.
 const FIRST: u32 = 1000;
@@ -146,7 +146,7 @@ fn params(args: &[String]) -> Params {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--serve") {
-        serve(args.get(i + 1).map(String::as_str).unwrap_or(""));
+        support::serve("cluster", args.get(i + 1).map(String::as_str).unwrap_or(""));
         return;
     }
     let p = params(&args);
@@ -211,8 +211,7 @@ fn main() {
 }
 
 fn fail(e: &str) -> ! {
-    eprintln!("cluster: {e}");
-    std::process::exit(1);
+    support::fail("cluster", e)
 }
 
 fn start_sims(rt: &tokio::runtime::Runtime, extensions: u32) -> Vec<SimHandle> {
@@ -237,24 +236,6 @@ fn stop_sims(rt: &tokio::runtime::Runtime, sims: Vec<SimHandle>) {
     for s in sims {
         rt.block_on(s.shutdown());
     }
-}
-
-/// The child: runs the gateway of `config` until SIGTERM, after printing its addresses.
-fn serve(config: &str) {
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => fail(&format!("runtime: {e}")),
-    };
-    rt.block_on(async {
-        let cfg = ctilink_gateway::Config::load(std::path::Path::new(config))
-            .unwrap_or_else(|e| fail(&e.to_string()));
-        let gw = ctilink_gateway::Gateway::start(cfg).await.unwrap_or_else(|e| fail(&e.to_string()));
-        let a = gw.addrs();
-        let (Some(tcp), Some(diag)) = (a.tcp, a.diagnostics) else { fail("no listener") };
-        println!("{tcp} {diag}");
-        let _ = std::io::stdout().flush();
-        gw.run_until_signal().await;
-    });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -513,66 +494,6 @@ fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
 }
 
-/// What one client saw: the probes' latencies, lines read, `lagged` seen.
-struct Seen {
-    gateway: usize,
-    latencies: Vec<u64>,
-    received: u64,
-    lagged: u64,
-}
-
-/// One client: hello, then count lines and time the probes.
-async fn client(
-    addr: SocketAddr,
-    gateway: usize,
-    i: usize,
-    origin: Instant,
-    measuring: Arc<AtomicBool>,
-    ready: Arc<AtomicU64>,
-) -> Seen {
-    let mut seen = Seen { gateway, latencies: Vec::new(), received: 0, lagged: 0 };
-    let Ok(s) = tokio::net::TcpStream::connect(addr).await else { return seen };
-    let (r, mut w) = s.into_split();
-    let hello = format!(
-        "{{\"type\":\"hello\",\"version\":1,\"token\":\"bench-token-{i:08}\",\"client\":\"bench\"}}\n"
-    );
-    if w.write_all(hello.as_bytes()).await.is_err() {
-        return seen;
-    }
-    let mut r = tokio::io::BufReader::with_capacity(16 * 1024, r);
-    let mut line = Vec::with_capacity(512);
-    let mut counted = false;
-    loop {
-        line.clear();
-        match r.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if !counted && line.starts_with(b"{\"type\":\"snapshot\"") {
-            counted = true;
-            ready.fetch_add(1, Ordering::Relaxed);
-        }
-        let now = origin.elapsed().as_nanos() as u64;
-        if !measuring.load(Ordering::Relaxed) {
-            continue;
-        }
-        seen.received += 1;
-        if memchr::memmem::find(&line, b"\"event\":\"lagged\"").is_some() {
-            seen.lagged += 1;
-        }
-        if memchr::memmem::find(&line, b"\"event\":\"presence\"").is_none() {
-            continue;
-        }
-        let Some(at) = memchr::memmem::find(&line, b"\"message\":\"") else { continue };
-        let rest = &line[at + 11..];
-        let end = rest.iter().position(|b| *b == b'"').unwrap_or(0);
-        if let Some(sent) = std::str::from_utf8(&rest[..end]).ok().and_then(|s| s.parse::<u64>().ok()) {
-            seen.latencies.push(now.saturating_sub(sent));
-        }
-    }
-    seen
-}
-
 struct GwFigures {
     node: String,
     owns: Vec<String>,
@@ -641,7 +562,8 @@ async fn drive(p: &Params, sims: &[SimHandle], n: usize, cluster: bool) -> Resul
     let t_connect = Instant::now();
     for i in 0..p.clients {
         let g = i % n;
-        tasks.push(tokio::spawn(client(gws[g].tcp, g, i, origin, measuring.clone(), ready.clone())));
+        let seen = client(gws[g].tcp, i, origin, measuring.clone(), ready.clone());
+        tasks.push(tokio::spawn(async move { (g, seen.await) }));
         if i % 100 == 99 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -729,8 +651,8 @@ async fn drive(p: &Params, sims: &[SimHandle], n: usize, cluster: bool) -> Resul
     let mut per_gw: Vec<Vec<u64>> = vec![Vec::new(); n];
     let (mut received, mut lagged) = (0, 0);
     for t in tasks {
-        if let Ok(s) = t.await {
-            per_gw[s.gateway].extend_from_slice(&s.latencies);
+        if let Ok((g, s)) = t.await {
+            per_gw[g].extend_from_slice(&s.latencies);
             latencies.extend(s.latencies);
             received += s.received;
             lagged += s.lagged;

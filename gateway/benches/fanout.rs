@@ -19,7 +19,7 @@
 //! cargo bench -p ctilink-gateway --bench fanout -- --test             # quick: 50 clients, 2 s
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,10 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ctilink_sim::{SimConfig, SimHandle, Simulator};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 mod support;
-use support::{arg, calls, cpu_secs, metric, pct, status_kb};
+use support::{arg, calls, client, cpu_secs, metric, pct, status_kb};
 
 /// The first extension; it is also the "reception" every client monitors (the probes').
 const FIRST: u32 = 1000;
@@ -79,7 +79,7 @@ fn params(args: &[String]) -> Params {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--serve") {
-        serve(args.get(i + 1).map(String::as_str).unwrap_or(""));
+        support::serve("fanout", args.get(i + 1).map(String::as_str).unwrap_or(""));
         return;
     }
     let p = params(&args);
@@ -114,26 +114,7 @@ fn main() {
 }
 
 fn fail(e: &str) -> ! {
-    eprintln!("fanout: {e}");
-    std::process::exit(1);
-}
-
-/// The child: runs the gateway of `config` until SIGTERM, after printing its addresses.
-fn serve(config: &str) {
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => fail(&format!("runtime: {e}")),
-    };
-    rt.block_on(async {
-        let cfg = ctilink_gateway::Config::load(std::path::Path::new(config))
-            .unwrap_or_else(|e| fail(&e.to_string()));
-        let gw = ctilink_gateway::Gateway::start(cfg).await.unwrap_or_else(|e| fail(&e.to_string()));
-        let a = gw.addrs();
-        let (Some(tcp), Some(diag)) = (a.tcp, a.diagnostics) else { fail("no listener") };
-        println!("{tcp} {diag}");
-        let _ = std::io::stdout().flush();
-        gw.run_until_signal().await;
-    });
+    support::fail("fanout", e)
 }
 
 struct Results {
@@ -207,58 +188,6 @@ async fn http(addr: SocketAddr, path: &str) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// One client: hello, then count lines and time the probes.
-async fn client(
-    addr: SocketAddr,
-    i: usize,
-    origin: Instant,
-    measuring: Arc<AtomicBool>,
-    ready: Arc<AtomicU64>,
-) -> (Vec<u64>, u64, u64) {
-    let Ok(s) = tokio::net::TcpStream::connect(addr).await else { return (Vec::new(), 0, 0) };
-    let (r, mut w) = s.into_split();
-    let hello = format!(
-        "{{\"type\":\"hello\",\"version\":1,\"token\":\"bench-token-{i:08}\",\"client\":\"bench\"}}\n"
-    );
-    if w.write_all(hello.as_bytes()).await.is_err() {
-        return (Vec::new(), 0, 0);
-    }
-    let mut r = tokio::io::BufReader::with_capacity(64 * 1024, r);
-    let mut line = Vec::with_capacity(512);
-    let mut lat = Vec::new();
-    let (mut received, mut lagged) = (0u64, 0u64);
-    let mut counted = false;
-    loop {
-        line.clear();
-        match r.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if !counted && line.starts_with(b"{\"type\":\"snapshot\"") {
-            counted = true;
-            ready.fetch_add(1, Ordering::Relaxed);
-        }
-        let now = origin.elapsed().as_nanos() as u64;
-        if !measuring.load(Ordering::Relaxed) {
-            continue;
-        }
-        received += 1;
-        if memchr::memmem::find(&line, b"\"event\":\"lagged\"").is_some() {
-            lagged += 1;
-        }
-        if memchr::memmem::find(&line, b"\"event\":\"presence\"").is_none() {
-            continue;
-        }
-        let Some(at) = memchr::memmem::find(&line, b"\"message\":\"") else { continue };
-        let rest = &line[at + 11..];
-        let end = rest.iter().position(|b| *b == b'"').unwrap_or(0);
-        if let Some(sent) = std::str::from_utf8(&rest[..end]).ok().and_then(|s| s.parse::<u64>().ok()) {
-            lat.push(now.saturating_sub(sent));
-        }
-    }
-    (lat, received, lagged)
-}
-
 async fn drive(p: &Params, sim: &SimHandle) -> Result<Results, String> {
     let dir = std::env::temp_dir().join(format!("ctilink-fanout-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -324,10 +253,10 @@ async fn drive(p: &Params, sim: &SimHandle) -> Result<Results, String> {
     let mut latencies = Vec::new();
     let (mut received, mut lagged) = (0, 0);
     for t in tasks {
-        if let Ok((l, r, g)) = t.await {
-            latencies.extend(l);
-            received += r;
-            lagged += g;
+        if let Ok(s) = t.await {
+            latencies.extend(s.latencies);
+            received += s.received;
+            lagged += s.lagged;
         }
     }
     let _ = child.wait();

@@ -1,8 +1,13 @@
 //! What the gateway's load benchmarks (`fanout.rs`, `cluster.rs`) share: arguments, the
 //! call traffic they put on a simulator, and readings of a process from `/proc`.
 
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 use ctilink_sim::SimHandle;
 
@@ -104,4 +109,87 @@ pub(crate) fn pct(v: &[u64], p: f64) -> f64 {
     }
     let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
     v[i] as f64 / 1e6
+}
+
+/// Ends the bench with its name and why.
+pub(crate) fn fail(bench: &str, e: &str) -> ! {
+    eprintln!("{bench}: {e}");
+    std::process::exit(1);
+}
+
+/// The gateway side of a bench: `--serve CONFIG` runs a gateway in this process until
+/// SIGTERM, so that its memory and CPU are its own.
+pub(crate) fn serve(bench: &str, config: &str) {
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => fail(bench, &format!("runtime: {e}")),
+    };
+    rt.block_on(async {
+        let cfg = ctilink_gateway::Config::load(std::path::Path::new(config))
+            .unwrap_or_else(|e| fail(bench, &e.to_string()));
+        let gw = ctilink_gateway::Gateway::start(cfg).await.unwrap_or_else(|e| fail(bench, &e.to_string()));
+        let a = gw.addrs();
+        let (Some(tcp), Some(diag)) = (a.tcp, a.diagnostics) else { fail(bench, "no listener") };
+        println!("{tcp} {diag}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        gw.run_until_signal().await;
+    });
+}
+
+/// What one client saw: the probes' latencies (ns), lines read, `lagged` events.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    pub(crate) latencies: Vec<u64>,
+    pub(crate) received: u64,
+    pub(crate) lagged: u64,
+}
+
+pub(crate) async fn client(
+    addr: SocketAddr,
+    i: usize,
+    origin: Instant,
+    measuring: Arc<AtomicBool>,
+    ready: Arc<AtomicU64>,
+) -> Seen {
+    let mut seen = Seen::default();
+    let Ok(s) = tokio::net::TcpStream::connect(addr).await else { return seen };
+    let (r, mut w) = s.into_split();
+    let hello = format!(
+        "{{\"type\":\"hello\",\"version\":1,\"token\":\"bench-token-{i:08}\",\"client\":\"bench\"}}\n"
+    );
+    if w.write_all(hello.as_bytes()).await.is_err() {
+        return seen;
+    }
+    let mut r = tokio::io::BufReader::with_capacity(64 * 1024, r);
+    let mut line = Vec::with_capacity(512);
+    let mut counted = false;
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if !counted && line.starts_with(b"{\"type\":\"snapshot\"") {
+            counted = true;
+            ready.fetch_add(1, Ordering::Relaxed);
+        }
+        let now = origin.elapsed().as_nanos() as u64;
+        if !measuring.load(Ordering::Relaxed) {
+            continue;
+        }
+        seen.received += 1;
+        if memchr::memmem::find(&line, b"\"event\":\"lagged\"").is_some() {
+            seen.lagged += 1;
+        }
+        if memchr::memmem::find(&line, b"\"event\":\"presence\"").is_none() {
+            continue;
+        }
+        let Some(at) = memchr::memmem::find(&line, b"\"message\":\"") else { continue };
+        let rest = &line[at + 11..];
+        let end = rest.iter().position(|b| *b == b'"').unwrap_or(0);
+        if let Some(sent) = std::str::from_utf8(&rest[..end]).ok().and_then(|s| s.parse::<u64>().ok()) {
+            seen.latencies.push(now.saturating_sub(sent));
+        }
+    }
+    seen
 }
