@@ -28,7 +28,7 @@ pub(crate) struct Stats {
     pub(crate) log: Mutex<std::collections::VecDeque<(String, String)>>,
 }
 
-/// How many actions [`SimHandle::action_log`] keeps.
+/// How many actions `SimHandle::action_log` keeps.
 pub(crate) const ACTION_LOG: usize = 65_536;
 
 impl Stats {
@@ -313,7 +313,7 @@ impl SimHandle {
         self.shared.stats.actions.load(Ordering::Relaxed)
     }
 
-    /// The actions received lately (at most [`ACTION_LOG`]), oldest first, as `(action in
+    /// The actions received lately (at most 65,536), oldest first, as `(action in
     /// lower case, ActionID)`; Login, Challenge and Ping are not kept.
     pub fn action_log(&self) -> Vec<(String, String)> {
         lock(&self.shared.stats.log).iter().cloned().collect()
