@@ -176,14 +176,56 @@ impl State {
         }
     }
 
-    /// The owner is gone or cannot be trusted to be in step: down, and a new snapshot.
-    fn unsync(&mut self, reason: String) {
-        self.synced = false;
+    /// The owner's answer to a snapshot request (or why none came): in step again when
+    /// its PBX link is up; down, and told so if it was up, otherwise.
+    fn rebase(&mut self, pbx: &str, watch: &Watch, reply: std::result::Result<SnapReply, String>) {
+        let reply = match reply {
+            Ok(r) => r,
+            Err(why) => {
+                self.down(format!("PBX {pbx}: {why}"));
+                self.owner.clear();
+                return;
+            }
+        };
+        if reply.epoch < self.epoch {
+            return;
+        }
+        self.owner = reply.node.clone();
+        if !reply.up {
+            // Keep what the clients have until the owner's link is up: a snapshot of a
+            // PBX not yet connected would remove every device.
+            self.epoch = reply.epoch;
+            self.down(format!("PBX {pbx}: {}", reply.reason));
+            return;
+        }
+        let fresh = watch.cut(Snapshot { devices: reply.devices, calls: reply.calls });
+        let events = self.mirror.resync(fresh);
+        self.epoch = reply.epoch;
+        self.seq = reply.seq;
+        self.synced = true;
+        self.heard = Instant::now();
+        if self.status != LinkStatus::Up {
+            let reconnected = self.ever_up;
+            self.emit(Event::LinkUp { reconnected });
+        }
+        for e in events {
+            self.emit(e);
+        }
+    }
+
+    /// Down for `reason`: `link_down` to the clients if it was up, else the new reason.
+    fn down(&mut self, reason: String) {
         if self.status == LinkStatus::Up {
             self.emit(Event::LinkDown { reason });
         } else if let LinkStatus::Down { .. } = self.status {
             self.status = LinkStatus::Down { reason };
         }
+    }
+
+    /// The owner is gone or cannot be trusted to be in step: down, and a new snapshot.
+    fn unsync(&mut self, reason: String) {
+        self.synced = false;
+        self.down(reason);
     }
 }
 
@@ -286,42 +328,8 @@ impl Inner {
     /// Asks the owner for its model; once it has its PBX link up, takes it and passes the
     /// difference on.
     async fn catch_up(&self) {
-        let reply = match self.fetch().await {
-            Ok(r) => r,
-            Err(why) => {
-                let mut st = lock(&self.state);
-                if let LinkStatus::Down { .. } = st.status {
-                    st.status = LinkStatus::Down { reason: format!("PBX {}: {why}", self.pbx) };
-                }
-                st.owner.clear();
-                return;
-            }
-        };
-        let mut st = lock(&self.state);
-        if reply.epoch < st.epoch {
-            return;
-        }
-        st.owner = reply.node.clone();
-        if !reply.up {
-            // Keep what the clients have until the owner's link is up: a snapshot of a
-            // PBX not yet connected would remove every device.
-            st.epoch = reply.epoch;
-            st.status = LinkStatus::Down { reason: format!("PBX {}: {}", self.pbx, reply.reason) };
-            return;
-        }
-        let fresh = self.watch.cut(Snapshot { devices: reply.devices, calls: reply.calls });
-        let events = st.mirror.resync(fresh);
-        st.epoch = reply.epoch;
-        st.seq = reply.seq;
-        st.synced = true;
-        st.heard = Instant::now();
-        if st.status != LinkStatus::Up {
-            let reconnected = st.ever_up;
-            st.emit(Event::LinkUp { reconnected });
-        }
-        for e in events {
-            st.emit(e);
-        }
+        let reply = self.fetch().await;
+        lock(&self.state).rebase(&self.pbx, &self.watch, reply);
     }
 
     /// The owner's snapshot, reassembled from its parts.
@@ -516,6 +524,40 @@ mod tests {
         // Nothing is applied until then, from either owner.
         st.take("berlin", vec![(7, 11, false, ev("100", Ringing)), (9, 3, false, ev("101", Busy))]);
         assert!(drained(&mut rx).is_empty());
+    }
+
+    fn reply(epoch: u64, up: bool) -> std::result::Result<SnapReply, String> {
+        Ok(SnapReply {
+            epoch,
+            seq: 5,
+            up,
+            reason: if up { String::new() } else { "the owner is connecting to the PBX".into() },
+            node: "gw-b".into(),
+            devices: Vec::new(),
+            calls: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn out_of_step_while_up_a_failed_or_down_answer_tells_the_clients_link_down() {
+        for answer in [Err("no gateway owns it now".to_owned()), reply(8, false)] {
+            let (mut st, mut rx) = state();
+            // Out of step (NATS dropped messages) while the link was up.
+            st.synced = false;
+            st.rebase("berlin", &Watch::All, answer);
+            assert!(matches!(drained(&mut rx).as_slice(), [Event::LinkDown { .. }]));
+            assert!(matches!(st.status, LinkStatus::Down { .. }));
+            assert!(!st.synced);
+        }
+        // Then an owner that is up: link_up, the difference, resynced.
+        let (mut st, mut rx) = state();
+        st.status = LinkStatus::Down { reason: "x".into() };
+        st.synced = false;
+        st.rebase("berlin", &Watch::All, reply(8, true));
+        let got = drained(&mut rx);
+        assert!(matches!(got.first(), Some(Event::LinkUp { reconnected: true })), "{got:?}");
+        assert!(matches!(got.last(), Some(Event::Resynced { .. })), "{got:?}");
+        assert_eq!((st.epoch, st.seq, st.synced, st.owner.as_str()), (8, 5, true, "gw-b"));
     }
 
     #[test]
